@@ -1,0 +1,24 @@
+"""create_app: the Flask application over a Runtime. No module-level app, no config at import."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from fenix.runtime import Runtime
+
+
+def create_app(runtime: Runtime) -> Flask:
+    from fenix.api import constraints, errors, projects, sessions, subscriptions
+
+    app = Flask("fenix")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["fenix"] = runtime
+    errors.init_app(app)
+    for blueprint in (
+        sessions.blueprint,
+        projects.blueprint,
+        constraints.blueprint,
+        subscriptions.blueprint,
+    ):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,190 @@
+"""The `fenix` command: serve the controller, run the demo, run a sample VNFM or simulated cloud."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+
+def _add_sim_options(parser: argparse.ArgumentParser, *, prefix: str = "sim-") -> None:
+    parser.add_argument(f"--{prefix}hosts", type=int, default=None, help="compute hosts")
+    parser.add_argument(f"--{prefix}projects", type=int, default=None, help="projects")
+    parser.add_argument(
+        f"--{prefix}instances", type=int, default=None, help="instances per project"
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fenix", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the controller (REST API and engine)")
+    serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 12347)")
+    serve.add_argument("--db", default=None, help="SQLAlchemy URL (or FENIX_DATABASE_URL)")
+    serve.add_argument("--public-url", default=None, help="URL managers use to reach us")
+    serve.add_argument("--cloud", choices=["simulated"], default=None)
+    serve.add_argument("--sim-url", default=None, help="a running simulated cloud")
+    _add_sim_options(serve)
+    serve.add_argument("--no-engine", action="store_true", help="API only, run no sessions")
+
+    demo = commands.add_parser("demo", help="a whole maintenance session on a simulated cloud")
+    demo.add_argument("--hosts", type=int, default=4)
+    demo.add_argument("--projects", type=int, default=2)
+    demo.add_argument("--instances", type=int, default=4, help="instances per project")
+    demo.add_argument("--workflow", default="default")
+    demo.add_argument("--report", default="fenix-demo-report.json", help="JSON report path")
+    demo.add_argument("--db", default=None, help="SQLAlchemy URL (default: a temporary file)")
+    demo.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    vnfm = commands.add_parser("vnfm", help="a sample VNF manager for one project")
+    vnfm.add_argument("--controller", required=True, help="controller URL")
+    vnfm.add_argument("--project", required=True)
+    vnfm.add_argument("--port", type=int, default=0)
+    vnfm.add_argument("--listen", default="127.0.0.1")
+    vnfm.add_argument("--action", default="LIVE_MIGRATE",
+                      choices=["MIGRATE", "LIVE_MIGRATE", "OWN_ACTION", "EVICTION"])
+    vnfm.add_argument("--delay", type=float, default=0.0, help="seconds to wait before replying")
+    vnfm.add_argument("--nack", action="append", default=[], help="a step to NACK (repeatable)")
+    vnfm.add_argument("--silent", action="store_true", help="never reply")
+    vnfm.add_argument("--sim-url", default=None, help="simulated cloud, to scale and move")
+    vnfm.add_argument("--token", default=None)
+
+    sim = commands.add_parser("sim-cloud", help="serve a simulated cloud on its own")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=0)
+    sim.add_argument("--hosts", type=int, default=4)
+    sim.add_argument("--projects", type=int, default=2)
+    sim.add_argument("--instances", type=int, default=4)
+    sim.add_argument("--migrate-seconds", type=float, default=1.0)
+    sim.add_argument("--live-migrate-seconds", type=float, default=0.5)
+    sim.add_argument("--maintain-seconds", type=float, default=1.0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "demo":
+        logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+        from fenix.demo.runner import DemoOptions, run_demo
+
+        options = DemoOptions(
+            hosts=args.hosts,
+            projects=args.projects,
+            instances=args.instances,
+            workflow=args.workflow,
+            report_path=args.report,
+            database_url=args.db,
+            quiet=args.quiet,
+        )
+        return run_demo(options)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "vnfm":
+        return _vnfm(args)
+    return _sim_cloud(args)
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+
+
+def _serve(args) -> int:
+    from fenix.app import create_app
+    from fenix.config import Settings
+    from fenix.runtime import Runtime
+    from fenix.wsgi import serve_in_thread
+
+    overrides = {
+        "bind_host": args.host,
+        "port": args.port,
+        "database_url": args.db,
+        "public_url": args.public_url,
+        "cloud": args.cloud,
+        "sim_url": args.sim_url,
+        "sim_hosts": args.sim_hosts,
+        "sim_projects": args.sim_projects,
+        "sim_instances": args.sim_instances,
+    }
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    if args.no_engine:
+        settings.run_engine = False
+    log = logging.getLogger("fenix")
+    if settings.bind_host in ("127.0.0.1", "localhost", "::1"):
+        log.warning("no authentication yet: listening on %s only", settings.bind_host)
+    else:
+        log.warning("no authentication yet, and listening on %s: anyone who can reach it "
+                    "can start maintenance", settings.bind_host)
+    runtime = Runtime(settings)
+    server = serve_in_thread(create_app(runtime), settings.bind_host, settings.port,
+                             threads=settings.threads, name="api")
+    runtime.start()
+    log.info("fenix controller at %s (database %s, cloud %s)", server.url,
+             settings.database_url, settings.cloud)
+    print(f"fenix controller listening on {server.url}", flush=True)
+    try:
+        _wait_for_signal()
+    finally:
+        log.info("shutting down: sessions stop at a safe point")
+        server.stop()
+        runtime.stop()
+    return 0
+
+
+def _vnfm(args) -> int:
+    from fenix.vnfm import VnfmConfig, run_vnfm
+
+    cloud = None
+    if args.sim_url:
+        from fenix.drivers.simulated import SimulatedDriver
+
+        cloud = SimulatedDriver(args.sim_url)
+    config = VnfmConfig(
+        controller_url=args.controller,
+        project_id=args.project,
+        listen_host=args.listen,
+        listen_port=args.port,
+        instance_action=args.action,
+        reply_delay=args.delay,
+        nack_states=frozenset(args.nack),
+        silent=args.silent,
+        token=args.token,
+        cloud=cloud,
+    )
+    run_vnfm(config)
+    return 0
+
+
+def _sim_cloud(args) -> int:
+    from fenix.drivers.simulated import SimulatedCloudConfig, start_sim_cloud
+
+    config = SimulatedCloudConfig(
+        hosts=args.hosts,
+        projects=args.projects,
+        instances=args.instances,
+        migrate_seconds=args.migrate_seconds,
+        live_migrate_seconds=args.live_migrate_seconds,
+        maintain_seconds=args.maintain_seconds,
+    )
+    _cloud, handle = start_sim_cloud(config, host=args.host, port=args.port)
+    print(f"simulated cloud listening on {handle.url}", flush=True)
+    try:
+        _wait_for_signal()
+    finally:
+        handle.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""The database handle: engine, transactions and schema migrations.
+
+Every unit of work runs in `Database.transaction()`, so a request or an engine step either
+commits whole or leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from fenix.db.repository import Repository
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _tune_sqlite(dbapi_connection, _record) -> None:
+    """WAL and a busy timeout let the API, the engine and a second process share one file."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _tune_sqlite)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration (a no-op when it is there already)."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Repository]:
+        """One atomic unit of work; rolls back on any exception."""
+        session: Session = self._sessions()
+        try:
+            with session.begin():
+                yield Repository(session)
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,300 @@
+"""The repository: every query the API and the engine make, in one place.
+
+A Repository lives for one transaction (fenix.db.database.Database.transaction). State changes
+go through the `set_*_state` methods, which write the event log row in the same transaction,
+so the log can never miss a change.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session as OrmSession
+
+from fenix.db.models import (
+    ActionPlugin,
+    ActionRun,
+    Event,
+    InstanceConstraint,
+    InstanceGroupConstraint,
+    OutboxMessage,
+    Session,
+    SessionHost,
+    SessionInstance,
+    SessionProject,
+    Subscription,
+)
+from fenix.engine.states import FINAL_SESSION_STATES, SessionState
+from fenix.timeutil import utcnow
+
+_FINAL = [str(state) for state in FINAL_SESSION_STATES]
+
+
+class Repository:
+    def __init__(self, session: OrmSession) -> None:
+        self.orm = session
+
+    # -- the event log -------------------------------------------------------------------
+    def add_event(
+        self,
+        session_id: str | None,
+        kind: str,
+        subject: str | None = None,
+        old: str | None = None,
+        new: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> Event:
+        event = Event(
+            session_id=session_id,
+            at=utcnow(),
+            kind=kind,
+            subject=subject,
+            old=old,
+            new=new,
+            data=data or {},
+        )
+        self.orm.add(event)
+        return event
+
+    def events(self, session_id: str, after_id: int = 0) -> Sequence[Event]:
+        query = (
+            select(Event)
+            .where(Event.session_id == session_id, Event.id > after_id)
+            .order_by(Event.id)
+        )
+        return self.orm.scalars(query).all()
+
+    # -- sessions -------------------------------------------------------------------------
+    def add_session(
+        self,
+        *,
+        workflow: str,
+        maintenance_at: datetime,
+        meta: dict[str, Any],
+        download: list[str],
+        hosts: Iterable[tuple[str, str]],
+        actions: Iterable[tuple[str, str, dict[str, Any]]],
+    ) -> Session:
+        """A new session in state MAINTENANCE with its hosts (name, kind) and action plug-ins."""
+        session = Session(
+            id=str(uuid.uuid4()),
+            state=SessionState.MAINTENANCE,
+            workflow=workflow,
+            maintenance_at=maintenance_at,
+            meta=meta,
+            download=download,
+            cursor={},
+        )
+        for position, (name, kind) in enumerate(hosts):
+            session.hosts.append(
+                SessionHost(name=name, kind=kind, position=position, state="PENDING")
+            )
+        for position, (plugin, type_, meta_) in enumerate(actions):
+            session.actions.append(
+                ActionPlugin(plugin=plugin, type=type_, position=position, meta=meta_)
+            )
+        self.orm.add(session)
+        self.orm.flush()
+        self.add_event(session.id, "session.created", session.id, None, session.state)
+        return session
+
+    def get_session(self, session_id: str, *, with_deleted: bool = False) -> Session | None:
+        session = self.orm.get(Session, session_id)
+        if session is None or (session.deleted and not with_deleted):
+            return None
+        return session
+
+    def lock_session(self, session_id: str) -> Session | None:
+        """The session row, locked against concurrent writers where the database can."""
+        query = select(Session).where(Session.id == session_id).with_for_update()
+        return self.orm.scalars(query).first()
+
+    def list_session_ids(self) -> list[str]:
+        query = select(Session.id).where(Session.deleted.is_(False)).order_by(Session.created_at)
+        return list(self.orm.scalars(query))
+
+    def set_session_state(
+        self, session: Session, new: SessionState | str, reason: str | None = None
+    ) -> None:
+        old = session.state
+        session.state = str(new)
+        data = {"reason": reason} if reason else {}
+        self.add_event(session.id, "session.state", session.id, old, str(new), data)
+
+    def busy_hosts(self, names: Iterable[str]) -> dict[str, str]:
+        """Which of these hosts another unfinished session holds: name -> session id."""
+        query = (
+            select(SessionHost.name, Session.id)
+            .join(Session, SessionHost.session_id == Session.id)
+            .where(SessionHost.name.in_(list(names)), Session.state.not_in(_FINAL))
+        )
+        return {name: session_id for name, session_id in self.orm.execute(query)}
+
+    def runnable_session_ids(self, now: datetime, owner: str) -> list[str]:
+        """Unfinished sessions that are due and whose lease is free, expired or ours."""
+        query = (
+            select(Session.id)
+            .where(
+                Session.state.not_in(_FINAL),
+                Session.maintenance_at <= now,
+                or_(Session.owner.is_(None), Session.owner == owner, Session.lease_until < now),
+            )
+            .order_by(Session.created_at)
+        )
+        return list(self.orm.scalars(query))
+
+    def acquire_lease(self, session_id: str, owner: str, seconds: float) -> bool:
+        """Take or renew the session's lease in one atomic UPDATE; False if another holds it."""
+        now = utcnow()
+        result = self.orm.execute(
+            update(Session)
+            .where(
+                Session.id == session_id,
+                or_(Session.owner.is_(None), Session.owner == owner, Session.lease_until < now),
+            )
+            .values(owner=owner, lease_until=now + timedelta(seconds=seconds))
+        )
+        return result.rowcount == 1
+
+    def release_lease(self, session_id: str, owner: str) -> None:
+        self.orm.execute(
+            update(Session)
+            .where(Session.id == session_id, Session.owner == owner)
+            .values(owner=None, lease_until=None)
+        )
+
+    # -- hosts, projects, instances ------------------------------------------------------
+    def set_host_state(self, host: SessionHost, new: str, **data: Any) -> None:
+        old = host.state
+        host.state = new
+        self.add_event(host.session_id, "host.state", host.name, old, new, data)
+
+    def project(self, session: Session, project_id: str) -> SessionProject:
+        for project in session.projects:
+            if project.project_id == project_id:
+                return project
+        project = SessionProject(project_id=project_id, instance_ids=[], instance_actions={})
+        session.projects.append(project)
+        self.orm.flush()
+        return project
+
+    def instance(self, session: Session, instance_id: str) -> SessionInstance | None:
+        for instance in session.instances:
+            if instance.instance_id == instance_id:
+                return instance
+        return None
+
+    def add_instance(self, session: Session, **fields: Any) -> SessionInstance:
+        instance = SessionInstance(**fields)
+        session.instances.append(instance)
+        return instance
+
+    # -- action plug-in runs ---------------------------------------------------------------
+    def add_action_run(self, session_id: str, plugin: str, type_: str, hosts: list[str]) -> ActionRun:
+        run = ActionRun(session_id=session_id, plugin=plugin, type=type_, hosts=hosts, state="RUNNING")
+        self.orm.add(run)
+        self.orm.flush()
+        return run
+
+    def action_runs(self, session_id: str) -> Sequence[ActionRun]:
+        query = select(ActionRun).where(ActionRun.session_id == session_id).order_by(ActionRun.id)
+        return self.orm.scalars(query).all()
+
+    def get_action_run(self, run_id: int) -> ActionRun | None:
+        return self.orm.get(ActionRun, run_id)
+
+    # -- constraints -----------------------------------------------------------------------
+    def get_instance_constraint(self, instance_id: str) -> InstanceConstraint | None:
+        return self.orm.get(InstanceConstraint, instance_id)
+
+    def put_instance_constraint(self, instance_id: str, fields: dict[str, Any]) -> InstanceConstraint:
+        row = self.orm.get(InstanceConstraint, instance_id) or InstanceConstraint(
+            instance_id=instance_id
+        )
+        for name, value in fields.items():
+            setattr(row, name, value)
+        self.orm.add(row)
+        self.add_event(None, "constraint.instance", instance_id, data=dict(fields))
+        return row
+
+    def get_group_constraint(self, group_id: str) -> InstanceGroupConstraint | None:
+        return self.orm.get(InstanceGroupConstraint, group_id)
+
+    def put_group_constraint(
+        self, group_id: str, fields: dict[str, Any]
+    ) -> InstanceGroupConstraint:
+        row = self.orm.get(InstanceGroupConstraint, group_id) or InstanceGroupConstraint(
+            group_id=group_id
+        )
+        for name, value in fields.items():
+            setattr(row, name, value)
+        self.orm.add(row)
+        self.add_event(None, "constraint.group", group_id, data=dict(fields))
+        return row
+
+    def delete_row(self, row: object) -> None:
+        self.orm.delete(row)
+
+    def instance_constraints(self, instance_ids: Iterable[str]) -> dict[str, InstanceConstraint]:
+        query = select(InstanceConstraint).where(InstanceConstraint.instance_id.in_(list(instance_ids)))
+        return {row.instance_id: row for row in self.orm.scalars(query)}
+
+    # -- subscriptions and the outbox ----------------------------------------------------
+    def add_subscription(self, **fields: Any) -> Subscription:
+        subscription = Subscription(id=str(uuid.uuid4()), **fields)
+        self.orm.add(subscription)
+        self.orm.flush()
+        return subscription
+
+    def get_subscription(self, subscription_id: str) -> Subscription | None:
+        return self.orm.get(Subscription, subscription_id)
+
+    def list_subscriptions(self, project_id: str | None = None) -> Sequence[Subscription]:
+        query = select(Subscription).order_by(Subscription.created_at)
+        if project_id is not None:
+            query = query.where(Subscription.project_id == project_id)
+        return self.orm.scalars(query).all()
+
+    def subscriptions_for(self, event_types: set[str], project_id: str | None) -> list[Subscription]:
+        """Subscriptions that want one of these event types for this project (or for all)."""
+        query = select(Subscription).where(
+            or_(Subscription.project_id.is_(None), Subscription.project_id == project_id)
+            if project_id is not None
+            else Subscription.project_id.is_(None)
+        )
+        return [s for s in self.orm.scalars(query) if event_types & set(s.event_types)]
+
+    def add_outbox(self, **fields: Any) -> OutboxMessage:
+        message = OutboxMessage(state="PENDING", **fields)
+        self.orm.add(message)
+        return message
+
+    def due_outbox(self, now: datetime, limit: int = 100) -> Sequence[OutboxMessage]:
+        """The oldest pending message of each subscription, if it is due: order per subscriber."""
+        oldest = (
+            select(func.min(OutboxMessage.id))
+            .where(OutboxMessage.state == "PENDING")
+            .group_by(OutboxMessage.subscription_id)
+        )
+        query = (
+            select(OutboxMessage)
+            .where(OutboxMessage.id.in_(oldest), OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        return self.orm.scalars(query).all()
+
+    def outbox_for_session(self, session_id: str) -> Sequence[OutboxMessage]:
+        query = (
+            select(OutboxMessage)
+            .where(OutboxMessage.session_id == session_id)
+            .order_by(OutboxMessage.id)
+        )
+        return self.orm.scalars(query).all()
+
+    def get_outbox(self, message_id: int) -> OutboxMessage | None:
+        return self.orm.get(OutboxMessage, message_id)

@@ -1,0 +1,43 @@
+"""What a running workflow is handed: its session id and the runtime's parts."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fenix.runtime import Runtime
+
+
+class Stopping(Exception):
+    """The engine is shutting down: leave at this safe point; everything so far is committed."""
+
+
+@dataclass
+class SessionContext:
+    runtime: Runtime
+    session_id: str
+    stop_event: threading.Event
+
+    @property
+    def db(self):
+        return self.runtime.db
+
+    @property
+    def driver(self):
+        return self.runtime.driver
+
+    @property
+    def settings(self):
+        return self.runtime.settings
+
+    def check_stop(self) -> None:
+        if self.stop_event.is_set():
+            raise Stopping()
+
+    def pause(self, seconds: float) -> None:
+        """Wait for a change in the database (or `seconds`), leaving early if told to stop."""
+        self.check_stop()
+        self.runtime.wait_for_change(seconds)
+        self.check_stop()

@@ -1,0 +1,90 @@
+"""Turn a maintenance event into outbox rows, in the caller's transaction.
+
+Writing the notification in the same transaction as the state change that caused it means a
+crash can lose neither: the delivery worker (fenix.notify.delivery) sends what was committed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fenix.db.models import Session
+from fenix.db.repository import Repository
+from fenix.engine.states import EventType
+from fenix.timeutil import to_iso, utcnow
+
+# A subscription to either name of the planned event receives it.
+_SUBSCRIBED_AS = {
+    EventType.PLANNED: {EventType.PLANNED, EventType.SCHEDULED},
+    EventType.SCHEDULED: {EventType.PLANNED, EventType.SCHEDULED},
+    EventType.HOST: {EventType.HOST},
+    EventType.SESSION: {EventType.SESSION},
+}
+
+
+def envelope(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The notification as oslo.messaging's notifier would make it."""
+    return {
+        "priority": "info",
+        "event_type": event_type,
+        "timestamp": to_iso(utcnow()),
+        "publisher_id": "fenix",
+        "message_id": str(uuid.uuid4()),
+        "payload": payload,
+    }
+
+
+def has_manager(repo: Repository, project_id: str) -> bool:
+    """A project subscribed to maintenance.planned has a manager that will answer."""
+    return bool(repo.subscriptions_for(_SUBSCRIBED_AS[EventType.PLANNED], project_id))
+
+
+def emit(
+    repo: Repository,
+    event_type: EventType,
+    payload: dict[str, Any],
+    *,
+    session_id: str | None,
+    project_id: str | None,
+) -> int:
+    """Queue one notification for every matching subscription; returns how many."""
+    message = envelope(str(event_type), payload)
+    subscriptions = repo.subscriptions_for(
+        {str(name) for name in _SUBSCRIBED_AS[event_type]}, project_id
+    )
+    for subscription in subscriptions:
+        repo.add_outbox(
+            subscription_id=subscription.id,
+            session_id=session_id,
+            project_id=project_id,
+            event_type=str(event_type),
+            message_id=message["message_id"],
+            body=message,
+        )
+    repo.add_event(
+        session_id,
+        "notification",
+        project_id,
+        None,
+        str(payload.get("state")),
+        {"event_type": str(event_type), "payload": payload, "subscribers": len(subscriptions)},
+    )
+    return len(subscriptions)
+
+
+def session_changed(repo: Repository, session: Session) -> None:
+    """maintenance.session for the admin, after every session state change."""
+    emit(
+        repo,
+        EventType.SESSION,
+        {
+            "service": "fenix",
+            "session_id": session.id,
+            "state": session.state,
+            "percent_done": session.percent_done,
+            "project_id": None,
+        },
+        session_id=session.id,
+        project_id=None,
+    )

@@ -1,0 +1,187 @@
+"""What every workflow shares: the run loop over the state table, failing, ending, syncing.
+
+A workflow subclass declares `HANDLERS`, one method per session state. Each handler does its
+state's work idempotently (it may be run again after a restart) and ends with
+`self.transition(...)`. The run loop re-reads the state from the database before every step.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import ClassVar
+
+from fenix.db.models import Session, SessionInstance
+from fenix.drivers.base import DriverError
+from fenix.engine.context import SessionContext, Stopping
+from fenix.engine.states import HostState, InstanceAction, ProjectStep, SessionState
+from fenix.engine.transitions import transition
+from fenix.workflows.conversation import Conversation, Reply
+from fenix.workflows.hosts import HostMaintenance
+from fenix.workflows.moves import InstanceMover, MoveFailed, instances_by_project
+
+LOG = logging.getLogger(__name__)
+
+
+class WorkflowError(Exception):
+    """Ends the session in MAINTENANCE_FAILED; the message says why, for the admin."""
+
+
+class BaseWorkflow:
+    HANDLERS: ClassVar[dict[SessionState, str]] = {}
+
+    def __init__(self, ctx: SessionContext) -> None:
+        self.ctx = ctx
+        self.talk = Conversation(ctx)
+        self.mover = InstanceMover(ctx)
+        self.hosts = HostMaintenance(ctx, self.run_actions)
+
+    # -- the loop ------------------------------------------------------------------------
+    def run(self) -> None:
+        """Drive the session until it ends, is deleted, or the engine stops."""
+        while True:
+            with self.ctx.db.transaction() as repo:
+                session = repo.get_session(self.ctx.session_id, with_deleted=True)
+                state = SessionState(session.state)
+                stop_requested = session.stop_requested
+            if state.is_final:
+                return
+            if stop_requested:
+                self.end_deleted()
+                return
+            self.ctx.check_stop()
+            try:
+                getattr(self, self.HANDLERS[state])()
+            except Stopping:
+                raise
+            except (WorkflowError, MoveFailed) as exc:
+                self.fail(str(exc))
+            except DriverError as exc:
+                self.fail(f"the cloud refused: {exc}")
+
+    def transition(self, new: SessionState, reason: str | None = None) -> None:
+        with self.ctx.db.transaction() as repo:
+            session = repo.lock_session(self.ctx.session_id)
+            transition(repo, session, new, reason)
+        LOG.info("session %s -> %s", self.ctx.session_id, new)
+
+    def fail(self, reason: str) -> None:
+        LOG.warning("session %s failed: %s", self.ctx.session_id, reason)
+        with self.ctx.db.transaction() as repo:
+            session = repo.lock_session(self.ctx.session_id)
+            if SessionState(session.state).is_final:
+                return
+            transition(repo, session, SessionState.MAINTENANCE_FAILED, reason)
+            disabled = [h.name for h in session.hosts if h.disabled]
+            if disabled:
+                repo.add_event(session.id, "hosts.left_disabled", None,
+                               data={"hosts": disabled, "why": "resume with PUT, or DELETE"})
+            projects = {p.project_id: [] for p in session.projects}
+        self.talk.inform(ProjectStep.MAINTENANCE_FAILED, projects)
+
+    def end_deleted(self) -> None:
+        """The admin deleted the session: give back the hosts it holds and end it."""
+        for host in self.session_hosts(lambda h: h.disabled):
+            self.hosts.release(host)
+        with self.ctx.db.transaction() as repo:
+            session = repo.lock_session(self.ctx.session_id)
+            if not SessionState(session.state).is_final:
+                transition(repo, session, SessionState.MAINTENANCE_FAILED, "session deleted")
+
+    # -- reading the session -------------------------------------------------------------
+    def session_hosts(self, predicate=lambda host: True) -> list[str]:
+        with self.ctx.db.transaction() as repo:
+            session = repo.get_session(self.ctx.session_id, with_deleted=True)
+            return [h.name for h in session.hosts if predicate(h)]
+
+    def host_kind(self, host: str) -> str:
+        with self.ctx.db.transaction() as repo:
+            session = repo.get_session(self.ctx.session_id, with_deleted=True)
+            return next(h.kind for h in session.hosts if h.name == host)
+
+    def instances(self, host: str | None = None) -> list[SessionInstance]:
+        with self.ctx.db.transaction() as repo:
+            session = repo.get_session(self.ctx.session_id, with_deleted=True)
+            return [
+                i
+                for i in session.instances
+                if i.state not in ("DELETED", "EVICTED") and (host is None or i.host == host)
+            ]
+
+    def cursor(self) -> dict:
+        with self.ctx.db.transaction() as repo:
+            return dict(repo.get_session(self.ctx.session_id, with_deleted=True).cursor or {})
+
+    def set_cursor(self, **marks) -> None:
+        with self.ctx.db.transaction() as repo:
+            session = repo.get_session(self.ctx.session_id, with_deleted=True)
+            session.cursor = {**(session.cursor or {}), **marks}
+
+    def sync_instances(self) -> None:
+        """Record which instances are on the session's hosts now (managers scale, clouds move)."""
+        hosts = set(self.session_hosts())
+        seen = {i.instance_id: i for i in self.ctx.driver.list_instances()}
+        with self.ctx.db.transaction() as repo:
+            session: Session = repo.get_session(self.ctx.session_id, with_deleted=True)
+            known = {i.instance_id: i for i in session.instances}
+            for instance_id, info in seen.items():
+                row = known.get(instance_id)
+                if row is None:
+                    if info.host not in hosts:
+                        continue
+                    repo.add_instance(session, instance_id=instance_id, name=info.name,
+                                      project_id=info.project_id, host=info.host,
+                                      size=info.size, state="ACTIVE")
+                    repo.add_event(session.id, "instance.added", instance_id, None, info.host)
+                elif row.host != info.host or row.state == "DELETED":
+                    repo.add_event(session.id, "instance.host", instance_id, row.host, info.host)
+                    row.host = info.host
+                    row.state = "ACTIVE"
+            for instance_id, row in known.items():
+                if instance_id not in seen and row.state not in ("DELETED", "EVICTED"):
+                    row.state = "DELETED"
+                    repo.add_event(session.id, "instance.deleted", instance_id, row.host, None)
+            for project_id in {i.project_id for i in session.instances}:
+                repo.project(session, project_id)
+
+    # -- shared steps ----------------------------------------------------------------------
+    def check_replies(self, replies: dict[str, Reply], step: ProjectStep) -> None:
+        settings = self.ctx.settings
+        nacked = sorted(p for p, r in replies.items() if r.nacked)
+        if nacked and settings.on_nack == "fail":
+            raise WorkflowError(f"{', '.join(nacked)} answered NACK_{step}")
+        silent = sorted(p for p, r in replies.items() if not r.answered)
+        if silent and settings.on_no_manager == "fail":
+            raise WorkflowError(f"no answer to {step} from {', '.join(silent)}")
+
+    def default_action(self) -> str:
+        """What a project without an answer gets: live migration (the cloud allows it)."""
+        return InstanceAction.LIVE_MIGRATE
+
+    def empty_host(self, host: str, step: ProjectStep) -> None:
+        """Ask the host's projects what to do with their instances on it, then do it."""
+        self.sync_instances()
+        affected = instances_by_project(self.instances(host))
+        replies = self.talk.ask(step, f"{step}:{host}", affected)
+        self.check_replies(replies, step)
+        actions: dict[str, str] = {}
+        for reply in replies.values():
+            if not reply.nacked:
+                actions.update(reply.instance_actions)
+        self.mover.empty_host(host, actions, self.default_action())
+        self.talk.inform(ProjectStep.ADMIN_ACTION_DONE, affected)
+        self.sync_instances()
+        left = [i.instance_id for i in self.instances(host)]
+        if left:
+            raise WorkflowError(f"{host} is not empty after the moves: {', '.join(left)}")
+
+    def maintain(self, host: str) -> None:
+        self.hosts.maintain(host, self.host_kind(host))
+
+    def run_actions(self, types: list[str], hosts: list[str]) -> None:
+        """Run the session's action plug-ins of these types over these hosts, in order."""
+        launcher = getattr(self.ctx.runtime, "actions", None)
+        if launcher is not None:
+            launcher.run_session_actions(self.ctx, types, hosts)
+
+    def unmaintained_hosts(self) -> list[str]:
+        return self.session_hosts(lambda h: h.state != HostState.MAINTENANCE_COMPLETE)

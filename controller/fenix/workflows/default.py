@@ -1,0 +1,120 @@
+"""The default workflow: one host at a time, as OpenStack Fenix's default workflow does.
+
+Find or make an empty host, maintain it, then for every other host ask its projects' managers
+what to do with their instances, move them (to hosts already maintained where there is room, so
+an instance moves once), maintain the host and bring it back. Unlike Fenix, only the host being
+maintained is out of service.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from fenix.engine.states import HostState, ProjectStep, SessionState
+from fenix.workflows.base import BaseWorkflow, WorkflowError
+from fenix.workflows.moves import instances_by_project
+
+S = SessionState
+
+
+class DefaultWorkflow(BaseWorkflow):
+    HANDLERS: ClassVar[dict[SessionState, str]] = {
+        S.MAINTENANCE: "on_maintenance",
+        S.SCALE_IN: "on_scale_in",
+        S.PREPARE_MAINTENANCE: "on_prepare_maintenance",
+        S.START_MAINTENANCE: "on_start_maintenance",
+        S.PLANNED_MAINTENANCE: "on_planned_maintenance",
+        S.MAINTENANCE_COMPLETE: "on_maintenance_complete",
+    }
+
+    # -- states --------------------------------------------------------------------------
+    def on_maintenance(self) -> None:
+        self.sync_instances()
+        affected = instances_by_project(self._on_session_hosts())
+        replies = self.talk.ask(ProjectStep.MAINTENANCE, "MAINTENANCE", affected)
+        self.check_replies(replies, ProjectStep.MAINTENANCE)
+        self.transition(self._next_for_capacity(scaled_in=False))
+
+    def on_scale_in(self) -> None:
+        affected = instances_by_project(self._on_session_hosts())
+        replies = self.talk.ask(ProjectStep.SCALE_IN, "SCALE_IN", affected)
+        self.check_replies(replies, ProjectStep.SCALE_IN)
+        self.sync_instances()
+        self.transition(self._next_for_capacity(scaled_in=True))
+
+    def on_prepare_maintenance(self) -> None:
+        host = self.cursor().get("prepare_host") or self._cheapest_host_to_empty()
+        self.set_cursor(prepare_host=host)
+        self.hosts.take_out_of_service(host)
+        self.empty_host(host, ProjectStep.PREPARE_MAINTENANCE)
+        self.transition(S.START_MAINTENANCE)
+
+    def on_start_maintenance(self) -> None:
+        if not self.cursor().get("pre_done"):
+            self.run_actions(["pre"], self.session_hosts())
+            self.set_cursor(pre_done=True)
+        self.sync_instances()
+        for host in self.unmaintained_hosts():
+            if not self.instances(host):
+                self.maintain(host)
+        self.transition(
+            S.PLANNED_MAINTENANCE if self.unmaintained_hosts() else S.MAINTENANCE_COMPLETE
+        )
+
+    def on_planned_maintenance(self) -> None:
+        for host in self._in_order_of_work():
+            self.hosts.take_out_of_service(host)
+            self.empty_host(host, ProjectStep.PLANNED_MAINTENANCE)
+            self.maintain(host)
+        self.transition(S.MAINTENANCE_COMPLETE)
+
+    def on_maintenance_complete(self) -> None:
+        if not self.cursor().get("post_done"):
+            self.run_actions(["post"], self.session_hosts())
+            self.set_cursor(post_done=True)
+        self.sync_instances()
+        projects = instances_by_project(self.instances())
+        with self.ctx.db.transaction() as repo:
+            session = repo.get_session(self.ctx.session_id, with_deleted=True)
+            for project in session.projects:
+                projects.setdefault(project.project_id, [])
+        replies = self.talk.ask(ProjectStep.MAINTENANCE_COMPLETE, "MAINTENANCE_COMPLETE", projects)
+        self.check_replies(replies, ProjectStep.MAINTENANCE_COMPLETE)
+        self.transition(S.MAINTENANCE_DONE)
+        self.talk.inform(ProjectStep.MAINTENANCE_DONE, {p: [] for p in projects})
+
+    # -- choices -------------------------------------------------------------------------
+    def _on_session_hosts(self):
+        hosts = set(self.session_hosts())
+        return [i for i in self.instances() if i.host in hosts]
+
+    def _in_order_of_work(self) -> list[str]:
+        """A host interrupted half-way goes first, then the rest in the session's order."""
+        started = self.session_hosts(
+            lambda h: h.state in (HostState.PREPARING, HostState.IN_MAINTENANCE)
+        )
+        return started + [h for h in self.unmaintained_hosts() if h not in started]
+
+    def _used(self, host: str) -> int:
+        return sum(i.size for i in self.ctx.driver.list_instances(host=host))
+
+    def _cheapest_host_to_empty(self) -> str:
+        candidates = self.unmaintained_hosts()
+        return min(candidates, key=lambda host: (self._used(host), candidates.index(host)))
+
+    def _next_for_capacity(self, *, scaled_in: bool) -> SessionState:
+        """Empty host already? Maintain it. Room to make one? Prepare. Else ask to scale in."""
+        unmaintained = self.unmaintained_hosts()
+        if any(not self.instances(host) for host in unmaintained):
+            return S.START_MAINTENANCE
+        if self._room_to_empty(self._cheapest_host_to_empty()):
+            return S.PREPARE_MAINTENANCE
+        if scaled_in:
+            raise WorkflowError(
+                "no host can be emptied: the other hosts lack room even after SCALE_IN"
+            )
+        return S.SCALE_IN
+
+    def _room_to_empty(self, host: str) -> bool:
+        free = self.mover.free_capacity(exclude=host)
+        return sum(free.values()) >= self._used(host)
