@@ -54,19 +54,19 @@ def _parser() -> argparse.ArgumentParser:
     vnfm.add_argument("--sim-url", default=None, help="simulated cloud, to scale and move")
     vnfm.add_argument("--token", default=None)
 
-    sim = commands.add_parser("sim-cloud", help="serve a simulated cloud on its own")
-    sim.add_argument("--host", default="127.0.0.1")
-    sim.add_argument("--port", type=int, default=0)
-    sim.add_argument("--hosts", type=int, default=4)
-    sim.add_argument("--projects", type=int, default=2)
-    sim.add_argument("--instances", type=int, default=4)
-    sim.add_argument("--migrate-seconds", type=float, default=1.0)
-    sim.add_argument("--live-migrate-seconds", type=float, default=0.5)
-    sim.add_argument("--maintain-seconds", type=float, default=1.0)
+    commands.add_parser(
+        "sim-cloud", help="serve a simulated cloud on its own (options: sim-cloud --help)",
+        add_help=False,
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sim-cloud"]:
+        from fenix.drivers.simulated.__main__ import main as sim_cloud_main
+
+        return sim_cloud_main(argv[1:])
     args = _parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -88,9 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(options)
     if args.command == "serve":
         return _serve(args)
-    if args.command == "vnfm":
-        return _vnfm(args)
-    return _sim_cloud(args)
+    return _vnfm(args)
 
 
 def _wait_for_signal() -> None:
@@ -163,26 +161,6 @@ def _vnfm(args) -> int:
         cloud=cloud,
     )
     run_vnfm(config)
-    return 0
-
-
-def _sim_cloud(args) -> int:
-    from fenix.drivers.simulated import SimulatedCloudConfig, start_sim_cloud
-
-    config = SimulatedCloudConfig(
-        hosts=args.hosts,
-        projects=args.projects,
-        instances=args.instances,
-        migrate_seconds=args.migrate_seconds,
-        live_migrate_seconds=args.live_migrate_seconds,
-        maintain_seconds=args.maintain_seconds,
-    )
-    _cloud, handle = start_sim_cloud(config, host=args.host, port=args.port)
-    print(f"simulated cloud listening on {handle.url}", flush=True)
-    try:
-        _wait_for_signal()
-    finally:
-        handle.stop()
     return 0
 
 

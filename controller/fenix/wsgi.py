@@ -31,7 +31,10 @@ class ServerHandle:
 
 
 def _make_server(app, host: str, port: int, threads: int):
-    return create_server(app, host=host, port=port, threads=threads, ident="fenix")
+    # A short loop timeout lets stop() end the server thread at once instead of after 1 s.
+    return create_server(
+        app, host=host, port=port, threads=threads, ident="fenix", asyncore_loop_timeout=0.05
+    )
 
 
 def serve_forever(app, host: str = "127.0.0.1", port: int = 8000, threads: int = 8) -> None:
