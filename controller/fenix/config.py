@@ -51,6 +51,15 @@ class Settings(BaseSettings):
     move_timeout: float = 600.0
     own_action_timeout: float = 600.0
 
+    artifacts_dir: str = Field(default_factory=lambda: str(Path.cwd() / "fenix-artifacts"))
+    """Where each action plug-in run keeps its private data dir and artifacts."""
+    action_dirs: list[str] = []
+    """Directories searched for action plug-in playbooks before the built-in ones."""
+    action_inventory: str | None = None
+    """Inventory for action plug-ins; without one, plug-ins run on this machine (simulated)."""
+    default_actions: dict[str, list[dict]] = {}
+    """Action plug-ins per workflow for sessions that name none: {"default": [{"plugin",...}]}."""
+
     delivery_timeout: float = 5.0
     delivery_max_attempts: int = 8
     delivery_backoff: float = 0.5

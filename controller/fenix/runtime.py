@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from fenix.actions.launcher import ActionLauncher
 from fenix.config import Settings
 from fenix.db.database import Database
 from fenix.drivers.base import CloudDriver
@@ -25,6 +26,7 @@ class Runtime:
         self.driver = driver or self._make_driver()
         self.engine = None
         self.delivery = None
+        self.actions = ActionLauncher(self)
         self._wakeup = threading.Condition()
 
     def _make_driver(self) -> CloudDriver:
@@ -64,6 +66,8 @@ class Runtime:
             self._wakeup.notify_all()
         if self.delivery is not None:
             self.delivery.wake()
+        if self.engine is not None:
+            self.engine.wake()
 
     def wait_for_change(self, timeout: float) -> None:
         with self._wakeup:

@@ -31,6 +31,7 @@ class Engine:
             f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         )
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._runners: dict[str, threading.Thread] = {}
         self._thread = threading.Thread(target=self._loop, name="engine", daemon=True)
 
@@ -38,9 +39,14 @@ class Engine:
         LOG.info("engine %s starting", self.id)
         self._thread.start()
 
+    def wake(self) -> None:
+        """Look for due sessions now (one was just created or resumed)."""
+        self._wake.set()
+
     def stop(self, timeout: float = 10.0) -> None:
         """Ask every session to stop at its next safe point, and wait for them."""
         self._stop.set()
+        self._wake.set()
         self.runtime.wake()
         self._thread.join(timeout)
         for runner in list(self._runners.values()):
@@ -64,7 +70,8 @@ class Engine:
                         continue
                 self._start_runner(session_id)
             self._renew_leases(lease)
-            self._stop.wait(min(1.0, lease / 3))
+            self._wake.wait(min(1.0, lease / 3))
+            self._wake.clear()
 
     def _renew_leases(self, lease: float) -> None:
         for session_id in self.running_sessions:
@@ -74,7 +81,9 @@ class Engine:
 
     def _start_runner(self, session_id: str) -> None:
         thread = threading.Thread(
-            target=self._run_session, args=(session_id,), name=f"session-{session_id[:8]}",
+            target=self._run_session,
+            args=(session_id,),
+            name=f"session-{session_id[:8]}",
             daemon=True,
         )
         self._runners[session_id] = thread
@@ -105,7 +114,12 @@ class Engine:
             session = repo.lock_session(session_id)
             if SessionState(session.state).is_final:
                 return
-            repo.add_event(session_id, "engine.error", self.id,
-                           data={"traceback": traceback.format_exc()})
-            transition(repo, session, SessionState.MAINTENANCE_FAILED,
-                       f"internal error: {type(exc).__name__}: {exc}")
+            repo.add_event(
+                session_id, "engine.error", self.id, data={"traceback": traceback.format_exc()}
+            )
+            transition(
+                repo,
+                session,
+                SessionState.MAINTENANCE_FAILED,
+                f"internal error: {type(exc).__name__}: {exc}",
+            )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import ClassVar
 
+from fenix.actions.launcher import ActionFailed
 from fenix.db.models import Session, SessionInstance
 from fenix.drivers.base import DriverError
 from fenix.engine.context import SessionContext, Stopping
@@ -53,7 +54,7 @@ class BaseWorkflow:
                 getattr(self, self.HANDLERS[state])()
             except Stopping:
                 raise
-            except (WorkflowError, MoveFailed) as exc:
+            except (WorkflowError, MoveFailed, ActionFailed) as exc:
                 self.fail(str(exc))
             except DriverError as exc:
                 self.fail(f"the cloud refused: {exc}")
@@ -73,8 +74,12 @@ class BaseWorkflow:
             transition(repo, session, SessionState.MAINTENANCE_FAILED, reason)
             disabled = [h.name for h in session.hosts if h.disabled]
             if disabled:
-                repo.add_event(session.id, "hosts.left_disabled", None,
-                               data={"hosts": disabled, "why": "resume with PUT, or DELETE"})
+                repo.add_event(
+                    session.id,
+                    "hosts.left_disabled",
+                    None,
+                    data={"hosts": disabled, "why": "resume with PUT, or DELETE"},
+                )
             projects = {p.project_id: [] for p in session.projects}
         self.talk.inform(ProjectStep.MAINTENANCE_FAILED, projects)
 
@@ -128,9 +133,15 @@ class BaseWorkflow:
                 if row is None:
                     if info.host not in hosts:
                         continue
-                    repo.add_instance(session, instance_id=instance_id, name=info.name,
-                                      project_id=info.project_id, host=info.host,
-                                      size=info.size, state="ACTIVE")
+                    repo.add_instance(
+                        session,
+                        instance_id=instance_id,
+                        name=info.name,
+                        project_id=info.project_id,
+                        host=info.host,
+                        size=info.size,
+                        state="ACTIVE",
+                    )
                     repo.add_event(session.id, "instance.added", instance_id, None, info.host)
                 elif row.host != info.host or row.state == "DELETED":
                     repo.add_event(session.id, "instance.host", instance_id, row.host, info.host)
@@ -179,9 +190,7 @@ class BaseWorkflow:
 
     def run_actions(self, types: list[str], hosts: list[str]) -> None:
         """Run the session's action plug-ins of these types over these hosts, in order."""
-        launcher = getattr(self.ctx.runtime, "actions", None)
-        if launcher is not None:
-            launcher.run_session_actions(self.ctx, types, hosts)
+        self.ctx.runtime.actions.run_session_actions(self.ctx, types, hosts)
 
     def unmaintained_hosts(self) -> list[str]:
         return self.session_hosts(lambda h: h.state != HostState.MAINTENANCE_COMPLETE)

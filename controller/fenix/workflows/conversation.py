@@ -57,9 +57,7 @@ class Conversation:
             return settings.long_reply_window
         return settings.reply_window
 
-    def ask(
-        self, step: ProjectStep, key: str, affected: dict[str, list[str]]
-    ) -> dict[str, Reply]:
+    def ask(self, step: ProjectStep, key: str, affected: dict[str, list[str]]) -> dict[str, Reply]:
         """Tell each project `step` about its `affected` instances and wait for every answer."""
         if not affected:
             return {}

@@ -30,8 +30,9 @@ class HostMaintenance:
         self.ctx.driver.maintain_host(host)
         self.ctx.check_stop()
         self.ctx.driver.enable_host(host)
-        self._set(host, HostState.MAINTENANCE_COMPLETE, disabled=False, notify=True,
-                  maintained=True)
+        self._set(
+            host, HostState.MAINTENANCE_COMPLETE, disabled=False, notify=True, maintained=True
+        )
 
     def release(self, host: str) -> None:
         """Put a host this session disabled back into service (the session is being ended)."""
@@ -42,8 +43,16 @@ class HostMaintenance:
             row.disabled = False
             repo.add_event(session.id, "host.enabled", host, data={"why": "session ended"})
 
-    def _set(self, host: str, state: HostState, *, disabled: bool, notify: bool = False,
-             maintained: bool = False, only_from: set[HostState] | None = None) -> None:
+    def _set(
+        self,
+        host: str,
+        state: HostState,
+        *,
+        disabled: bool,
+        notify: bool = False,
+        maintained: bool = False,
+        only_from: set[HostState] | None = None,
+    ) -> None:
         with self.ctx.db.transaction() as repo:
             session = repo.get_session(self.ctx.session_id, with_deleted=True)
             row = next(h for h in session.hosts if h.name == host)

@@ -110,11 +110,11 @@ class InstanceMover:
             return  # started before a restart; _finish waits for it
         if row.action_state == ActionState.DONE and row.action_from == host:
             return
-        if row.action_state == ActionState.STARTING and row.action_from == host:
-            if self._already_moving(instance_id, host):
-                # Started, but the crash came before its action id was recorded: watch it.
-                self._update(instance_id, "instance.action", action_state=ActionState.RUNNING)
-                return
+        interrupted = row.action_state == ActionState.STARTING and row.action_from == host
+        if interrupted and self._already_moving(instance_id, host):
+            # Started, but the crash came before its action id was recorded: watch it.
+            self._update(instance_id, "instance.action", action_state=ActionState.RUNNING)
+            return
         self._update(
             instance_id,
             "instance.action",
@@ -135,11 +135,16 @@ class InstanceMover:
             else:  # OWN_ACTION: the manager moves it; we watch the host
                 action_id = None
         except DriverError as exc:
-            self._update(instance_id, "instance.action", action_state=ActionState.FAILED,
-                         details={**(row.details or {}), "error": str(exc)})
+            self._update(
+                instance_id,
+                "instance.action",
+                action_state=ActionState.FAILED,
+                details={**(row.details or {}), "error": str(exc)},
+            )
             return
-        self._update(instance_id, "instance.action", action_state=ActionState.RUNNING,
-                     action_id=action_id)
+        self._update(
+            instance_id, "instance.action", action_state=ActionState.RUNNING, action_id=action_id
+        )
 
     def _already_moving(self, instance_id: str, host: str) -> bool:
         for instance in self.ctx.driver.list_instances():
@@ -164,12 +169,21 @@ class InstanceMover:
         result = self._wait(row.action_id)
         if result.status == ActionStatus.DONE:
             fate = "EVICTED" if row.action == InstanceAction.EVICTION else "ACTIVE"
-            self._update(instance_id, "instance.action", action_state=ActionState.DONE,
-                         host=result.host or row.host, state=fate)
+            self._update(
+                instance_id,
+                "instance.action",
+                action_state=ActionState.DONE,
+                host=result.host or row.host,
+                state=fate,
+            )
             return None
         error = result.error or f"still running after {self.ctx.settings.move_timeout:.0f} s"
-        self._update(instance_id, "instance.action", action_state=ActionState.FAILED,
-                     details={**(row.details or {}), "error": error})
+        self._update(
+            instance_id,
+            "instance.action",
+            action_state=ActionState.FAILED,
+            details={**(row.details or {}), "error": error},
+        )
         return error
 
     def _wait(self, action_id: str) -> ActionResult:
@@ -188,12 +202,20 @@ class InstanceMover:
         while time.monotonic() < deadline:
             where = {i.instance_id: i.host for i in self.ctx.driver.list_instances()}
             if row.instance_id not in where:
-                self._update(row.instance_id, "instance.action", action_state=ActionState.DONE,
-                             state="DELETED")
+                self._update(
+                    row.instance_id,
+                    "instance.action",
+                    action_state=ActionState.DONE,
+                    state="DELETED",
+                )
                 return None
             if where[row.instance_id] != host:
-                self._update(row.instance_id, "instance.action", action_state=ActionState.DONE,
-                             host=where[row.instance_id])
+                self._update(
+                    row.instance_id,
+                    "instance.action",
+                    action_state=ActionState.DONE,
+                    host=where[row.instance_id],
+                )
                 return None
             self.ctx.pause(0.2)
         return f"{row.action} did not take it off {host} within {timeout:.0f} s"

@@ -1,0 +1,41 @@
+"""Finding an action plug-in's playbook by name.
+
+Names are looked up, in order, in the session's own plug-in directory (downloaded plug-ins), the
+directories the operator configured, and the collection's playbooks/actions. The FQCN form
+`fenix.maintenance.actions.<name>` names a plug-in shipped with the collection.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+BUILTIN_DIR = Path(__file__).parent / "playbooks"
+COLLECTION_PREFIX = "fenix.maintenance.actions."
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+class PluginNotFound(LookupError):
+    pass
+
+
+def builtin_plugins() -> list[str]:
+    return sorted(path.stem for path in BUILTIN_DIR.glob("*.yml"))
+
+
+def resolve_playbook(name: str, search_dirs: Iterable[Path] = ()) -> Path:
+    """The playbook of plug-in `name`; PluginNotFound says where it looked."""
+    if name.startswith(COLLECTION_PREFIX):
+        name, dirs = name[len(COLLECTION_PREFIX) :], [BUILTIN_DIR]
+    else:
+        dirs = [*search_dirs, BUILTIN_DIR]
+    if not _NAME.match(name):
+        raise PluginNotFound(f"{name!r} is not a plug-in name (letters, digits, . _ -)")
+    for directory in dirs:
+        for suffix in (".yml", ".yaml"):
+            candidate = Path(directory) / f"{name}{suffix}"
+            if candidate.is_file():
+                return candidate.resolve()
+    where = ", ".join(str(d) for d in dirs)
+    raise PluginNotFound(f"no action plug-in {name!r} in {where}")

@@ -1,0 +1,133 @@
+"""The one place a playbook is launched: ansible-runner with a private data dir per run.
+
+The private data dir (inventory, extra vars, artifacts) is the whole contract of a run, so a
+run can be inspected afterwards. Runner events are handed to a callback as plain dicts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+EventCallback = Callable[[dict[str, Any]], None]
+_RESULT_EVENTS = {
+    "runner_on_ok": "ok",
+    "runner_on_failed": "failed",
+    "runner_on_unreachable": "unreachable",
+    "runner_on_skipped": "skipped",
+}
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    host: str
+    task: str
+    status: str
+    changed: bool
+    message: str | None
+
+
+@dataclass(frozen=True)
+class PlaybookOutcome:
+    rc: int
+    status: str
+    artifacts_dir: str
+    failures: list[TaskResult]
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0 and self.status == "successful"
+
+    def error(self) -> str:
+        if self.failures:
+            first = self.failures[0]
+            return f"task '{first.task}' {first.status} on {first.host}: {first.message}"
+        return f"ansible-playbook ended {self.status} (rc {self.rc})"
+
+
+def _bin_dir() -> str:
+    """The interpreter's bin dir: ansible-playbook is there even in a venv not activated."""
+    return str(Path(sys.executable).parent)
+
+
+def task_result(event: dict[str, Any]) -> TaskResult | None:
+    """A task's result on a host, from a runner event; None for other events."""
+    status = _RESULT_EVENTS.get(event.get("event", ""))
+    if status is None:
+        return None
+    data = event.get("event_data", {})
+    result = data.get("res") or {}
+    message = result.get("msg") if isinstance(result, dict) else None
+    return TaskResult(
+        host=data.get("host", "?"),
+        task=data.get("task", "?"),
+        status=status,
+        changed=bool(isinstance(result, dict) and result.get("changed")),
+        message=str(message) if message is not None else None,
+    )
+
+
+def run_playbook(
+    playbook: Path,
+    *,
+    hosts: list[str],
+    extravars: dict[str, Any],
+    private_data_dir: Path,
+    inventory: str | dict[str, Any] | None = None,
+    on_task: Callable[[TaskResult], None] | None = None,
+) -> PlaybookOutcome:
+    """Run `playbook` over `hosts`; with no inventory, every host runs on this machine."""
+    private_data_dir.mkdir(parents=True, exist_ok=True)
+    project = private_data_dir / "project"
+    project.mkdir(exist_ok=True)
+    shutil.copy(playbook, project / playbook.name)
+    if inventory is None:
+        inventory = {
+            "all": {
+                "hosts": {
+                    host: {
+                        "ansible_connection": "local",
+                        "ansible_python_interpreter": sys.executable,
+                    }
+                    for host in hosts
+                }
+            }
+        }
+    failures: list[TaskResult] = []
+
+    def handle(event: dict[str, Any]) -> bool:
+        result = task_result(event)
+        if result is not None:
+            if result.status in ("failed", "unreachable"):
+                failures.append(result)
+            if on_task is not None:
+                on_task(result)
+        return True
+
+    run = ansible_runner.run(
+        private_data_dir=str(private_data_dir),
+        playbook=playbook.name,
+        inventory=inventory,
+        limit=",".join(hosts) if hosts else None,
+        extravars=extravars,
+        envvars={
+            "PATH": f"{_bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}",
+            "ANSIBLE_HOST_KEY_CHECKING": "False",
+            "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        },
+        event_handler=handle,
+        quiet=True,
+    )
+    return PlaybookOutcome(
+        rc=run.rc if run.rc is not None else -1,
+        status=run.status,
+        artifacts_dir=str(run.config.artifact_dir),
+        failures=failures,
+    )
