@@ -24,6 +24,15 @@ FAST_CLOUD = {"migrate_seconds": 0.1, "live_migrate_seconds": 0.05, "maintain_se
 FINAL = ("MAINTENANCE_DONE", "MAINTENANCE_FAILED")
 
 
+def wait_until(predicate, timeout: float = 10.0, what: str = "condition"):
+    """Poll `predicate` until it returns something true; fail the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"{what} not reached after {timeout} s"
+        time.sleep(0.05)
+    return value
+
+
 @dataclass
 class LiveController:
     url: str

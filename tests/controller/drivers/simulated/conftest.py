@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+
 from fenix.drivers.simulated import (
     SimulatedCloud,
     SimulatedCloudConfig,

@@ -1,0 +1,114 @@
+"""A real controller app per test: a Runtime on a temporary SQLite file, the engine off, and a
+simulated cloud served over HTTP (hosts compute-1..3 and controller-1, projects project-1..2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from fenix.app import create_app
+from fenix.config import Settings
+from fenix.db import models
+from fenix.drivers.simulated import SimulatedCloudConfig, SimulatedDriver, start_sim_cloud
+from fenix.runtime import Runtime
+from fenix.timeutil import utcnow
+
+
+@pytest.fixture
+def sim_url() -> Iterator[str]:
+    config = SimulatedCloudConfig(hosts=3, projects=2, instances=2, controllers=1)
+    cloud, handle = start_sim_cloud(config)
+    yield handle.url
+    handle.stop()
+    cloud.close()
+
+
+@pytest.fixture
+def runtime(tmp_path, sim_url: str) -> Iterator[Runtime]:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'fenix.db'}", run_engine=False)
+    rt = Runtime(settings, driver=SimulatedDriver(sim_url, timeout=5.0))
+    yield rt
+    rt.stop()
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> Flask:
+    return create_app(runtime)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def create_session(client: FlaskClient) -> Callable[..., str]:
+    """POST /v1/maintenance with a minimal body plus overrides; returns the session id."""
+
+    def create(**overrides: Any) -> str:
+        body = {"state": "MAINTENANCE", "hosts": ["compute-1"], **overrides}
+        response = client.post("/v1/maintenance", json=body)
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()["session_id"]
+
+    return create
+
+
+@pytest.fixture
+def ask_project(runtime: Runtime) -> Callable[..., None]:
+    """Do what the engine does when it tells a project of a step: set the project row."""
+
+    def ask(session_id: str, project_id: str, step: str, instance_ids: list[str]) -> None:
+        with runtime.db.transaction() as repo:
+            session = repo.get_session(session_id)
+            assert session is not None
+            project = repo.project(session, project_id)
+            project.step = step
+            project.instance_ids = instance_ids
+            project.reply = None
+            project.replied_at = None
+            project.instance_actions = {}
+            project.notified_at = utcnow()
+
+    return ask
+
+
+@pytest.fixture
+def set_session(runtime: Runtime) -> Callable[..., None]:
+    """Change session columns directly, as the engine would (state, error, failed_in...)."""
+
+    def set_(session_id: str, **fields: Any) -> None:
+        with runtime.db.transaction() as repo:
+            session = repo.get_session(session_id, with_deleted=True)
+            assert session is not None
+            for name, value in fields.items():
+                setattr(session, name, value)
+
+    return set_
+
+
+@pytest.fixture
+def count_rows(runtime: Runtime) -> Callable[[], dict[str, int]]:
+    """Rows per table that a session create writes to."""
+    tables = {
+        "sessions": models.Session,
+        "session_hosts": models.SessionHost,
+        "action_plugins": models.ActionPlugin,
+        "events": models.Event,
+        "outbox": models.OutboxMessage,
+    }
+
+    def count() -> dict[str, int]:
+        with runtime.db.transaction() as repo:
+            return {
+                name: repo.orm.scalar(select(func.count()).select_from(model))
+                for name, model in tables.items()
+            }
+
+    return count

@@ -1,0 +1,79 @@
+"""Every error is the contract's JSON, for bodies that are not JSON and for URLs that are not
+ours; and a bad body is never a 500."""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import error_message
+
+BODY_ENDPOINTS = [
+    ("post", "/v1/maintenance"),
+    ("put", "/v1/maintenance/{sid}"),
+    ("put", "/v1/maintenance/{sid}/project-1"),
+    ("put", "/v1/instance/vm-1"),
+    ("put", "/v1/instance_group/g-1"),
+    ("post", "/v1/subscriptions"),
+]
+
+
+@pytest.mark.parametrize(("method", "url"), BODY_ENDPOINTS)
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ("", "no body"),
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "must be a JSON object, not an array"),
+        ('"text"', "must be a JSON object, not a string"),
+        ("null", "must be a JSON object, not null"),
+        (b"\xff\xfe\xfa", "not valid JSON"),
+    ],
+)
+def test_a_body_that_is_not_a_json_object_is_400(
+    client, create_session, ask_project, method, url, data, words
+):
+    sid = create_session()
+    ask_project(sid, "project-1", "MAINTENANCE", ["project-1-vm-1"])
+
+    response = getattr(client, method)(
+        url.format(sid=sid), data=data, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert words in error_message(response)
+
+
+def test_a_json_body_without_content_type_is_read_as_fenix_did(client):
+    response = client.post("/v1/maintenance", data='{"state": "MAINTENANCE"}')
+
+    assert response.status_code == 200
+    assert response.get_json()["session_id"]
+
+
+def test_unknown_url_is_a_json_404(client):
+    response = client.get("/v2/maintenance")
+
+    assert response.status_code == 404
+    assert "nothing at /v2/maintenance" in error_message(response)
+
+
+def test_wrong_method_is_a_json_405_listing_the_allowed_ones(client):
+    response = client.patch("/v1/maintenance")
+
+    assert response.status_code == 405
+    assert "allowed: GET" in error_message(response)
+    assert "POST" in response.headers["Allow"]
+
+
+def test_a_bug_is_a_json_500_that_does_not_leak_details(client, runtime, monkeypatch):
+    def broken() -> list:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(runtime.driver, "list_hosts", broken)
+
+    response = client.post("/v1/maintenance", json={"state": "MAINTENANCE"})
+
+    assert response.status_code == 500
+    message = error_message(response)
+    assert "secret internals" not in message
+    assert "log" in message

@@ -1,0 +1,263 @@
+"""The project API: affected instances, and replies taken only when the engine waits for them."""
+
+from __future__ import annotations
+
+import pytest
+
+from fenix.engine.states import SessionState
+
+from .helpers import error_message
+
+VMS = ["project-1-vm-1", "project-1-vm-2"]
+
+
+@pytest.fixture
+def session_id(create_session) -> str:
+    return create_session(hosts=["compute-1", "compute-2"])
+
+
+def events_of(client, session_id: str, kind: str) -> list[dict]:
+    events = client.get(f"/v1/maintenance/{session_id}/events").get_json()["events"]
+    return [event for event in events if event["kind"] == kind]
+
+
+# -- affected instances --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "url", ["/v1/maintenance/{sid}/project-1", "/v1/project/project-1/maintenance/{sid}"]
+)
+def test_get_gives_the_instances_of_the_current_step(client, session_id, ask_project, url):
+    ask_project(session_id, "project-1", "PLANNED_MAINTENANCE", VMS)
+
+    response = client.get(url.format(sid=session_id))
+
+    assert response.status_code == 200
+    assert response.get_json() == {"instance_ids": VMS}
+
+
+def test_get_for_a_project_not_in_the_session_is_404(client, session_id, ask_project):
+    ask_project(session_id, "project-1", "MAINTENANCE", VMS)
+
+    response = client.get(f"/v1/maintenance/{session_id}/project-2")
+
+    assert response.status_code == 404
+    assert "project project-2" in error_message(response)
+
+
+def test_get_for_an_unknown_session_is_404(client):
+    response = client.get("/v1/project/project-1/maintenance/nope")
+
+    assert response.status_code == 404
+    assert "no maintenance session nope" in error_message(response)
+
+
+# -- replies -------------------------------------------------------------------------------------
+def test_reply_with_fenix_sample_body_is_recorded(client, session_id, ask_project):
+    ask_project(session_id, "project-1", "PLANNED_MAINTENANCE", VMS)
+    body = {"instance_actions": {VMS[0]: "MIGRATE"}, "state": "ACK_PLANNED_MAINTENANCE"}
+
+    response = client.put(f"/v1/maintenance/{session_id}/project-1", json=body)
+
+    assert response.status_code == 200
+    assert response.get_json() == {
+        "session_id": session_id,
+        "project_id": "project-1",
+        "state": "ACK_PLANNED_MAINTENANCE",
+    }
+    project = client.get(f"/v1/maintenance/{session_id}/detail").get_json()["projects"][0]
+    assert project["reply"] == "ACK_PLANNED_MAINTENANCE"
+    assert project["replied_at"].endswith("+00:00")
+    assert project["instance_actions"] == {VMS[0]: "MIGRATE"}
+    (event,) = events_of(client, session_id, "project.reply")
+    assert (event["subject"], event["new"], event["data"]) == (
+        "project-1",
+        "ACK_PLANNED_MAINTENANCE",
+        body,
+    )
+
+
+def test_nack_is_recorded_as_such(client, session_id, ask_project):
+    ask_project(session_id, "project-1", "MAINTENANCE", VMS)
+
+    response = client.put(
+        f"/v1/maintenance/{session_id}/project-1", json={"state": "NACK_MAINTENANCE"}
+    )
+
+    assert response.status_code == 200
+    project = client.get(f"/v1/maintenance/{session_id}/detail").get_json()["projects"][0]
+    assert project["reply"] == "NACK_MAINTENANCE"
+
+
+def test_reply_for_another_step_is_409_saying_what_the_session_waits_for(
+    client, session_id, ask_project
+):
+    ask_project(session_id, "project-1", "MAINTENANCE", VMS)
+
+    response = client.put(f"/v1/maintenance/{session_id}/project-1", json={"state": "ACK_SCALE_IN"})
+
+    assert response.status_code == 409
+    message = error_message(response)
+    assert "not waiting for ACK_SCALE_IN" in message
+    assert "the session waits for ACK_MAINTENANCE or NACK_MAINTENANCE" in message
+    project = client.get(f"/v1/maintenance/{session_id}/detail").get_json()["projects"][0]
+    assert project["reply"] is None
+    (rejected,) = events_of(client, session_id, "project.reply.rejected")
+    assert (rejected["old"], rejected["new"]) == ("MAINTENANCE", "ACK_SCALE_IN")
+    assert rejected["data"]["reason"] == message
+
+
+def test_repeated_reply_is_409_and_keeps_the_first(client, session_id, ask_project):
+    ask_project(session_id, "project-1", "MAINTENANCE", VMS)
+    url = f"/v1/maintenance/{session_id}/project-1"
+    assert client.put(url, json={"state": "ACK_MAINTENANCE"}).status_code == 200
+
+    response = client.put(url, json={"state": "NACK_MAINTENANCE"})
+
+    assert response.status_code == 409
+    message = error_message(response)
+    assert "waits for nothing from it now" in message
+    assert "it answered ACK_MAINTENANCE" in message
+    project = client.get(f"/v1/maintenance/{session_id}/detail").get_json()["projects"][0]
+    assert project["reply"] == "ACK_MAINTENANCE"
+    assert len(events_of(client, session_id, "project.reply.rejected")) == 1
+
+
+def test_reply_before_the_project_was_asked_anything_is_409(client, session_id, runtime):
+    with runtime.db.transaction() as repo:  # the engine knows the project but told it nothing
+        repo.project(repo.get_session(session_id), "project-1")
+
+    response = client.put(
+        f"/v1/maintenance/{session_id}/project-1", json={"state": "ACK_MAINTENANCE"}
+    )
+
+    assert response.status_code == 409
+    assert "waits for nothing from it now" in error_message(response)
+
+
+def test_reply_to_an_informational_step_is_409(client, session_id, ask_project):
+    ask_project(session_id, "project-1", "IN_MAINTENANCE", VMS)
+
+    response = client.put(
+        f"/v1/maintenance/{session_id}/project-1", json={"state": "ACK_MAINTENANCE"}
+    )
+
+    assert response.status_code == 409
+
+
+def test_reply_to_a_failed_session_is_409(client, session_id, ask_project, set_session):
+    ask_project(session_id, "project-1", "MAINTENANCE", VMS)
+    set_session(session_id, state=SessionState.MAINTENANCE_FAILED)
+
+    response = client.put(
+        f"/v1/maintenance/{session_id}/project-1", json={"state": "ACK_MAINTENANCE"}
+    )
+
+    assert response.status_code == 409
+    assert "over: MAINTENANCE_FAILED" in error_message(response)
+
+
+def test_reply_with_the_singular_instance_action_maps_to_the_one_instance(
+    client, session_id, ask_project
+):
+    ask_project(session_id, "project-1", "PLANNED_MAINTENANCE", [VMS[1]])
+
+    response = client.put(
+        f"/v1/maintenance/{session_id}/project-1",
+        json={
+            "state": "ACK_PLANNED_MAINTENANCE",
+            "instance_action": "MIGRATE",
+            "session_id": session_id,  # OPNFV Doctor's manager sends these two as well
+            "instance_ids": [VMS[1]],
+        },
+    )
+
+    assert response.status_code == 200
+    project = client.get(f"/v1/maintenance/{session_id}/detail").get_json()["projects"][0]
+    assert project["instance_actions"] == {VMS[1]: "MIGRATE"}
+
+
+def test_singular_instance_action_needs_exactly_one_instance(client, session_id, ask_project):
+    ask_project(session_id, "project-1", "PLANNED_MAINTENANCE", VMS)
+
+    response = client.put(
+        f"/v1/maintenance/{session_id}/project-1",
+        json={"state": "ACK_PLANNED_MAINTENANCE", "instance_action": "MIGRATE"},
+    )
+
+    assert response.status_code == 400
+    assert "instance_action: this step names 2 instances" in error_message(response)
+
+
+def test_reply_naming_instances_outside_the_step_is_400_and_not_recorded(
+    client, session_id, ask_project
+):
+    ask_project(session_id, "project-1", "PREPARE_MAINTENANCE", [VMS[0]])
+    url = f"/v1/maintenance/{session_id}/project-1"
+
+    response = client.put(
+        url,
+        json={
+            "state": "ACK_PREPARE_MAINTENANCE",
+            "instance_actions": {VMS[0]: "LIVE_MIGRATE", "project-2-vm-1": "MIGRATE"},
+        },
+    )
+
+    assert response.status_code == 400
+    assert "instance_actions: project-2-vm-1 not among" in error_message(response)
+    project = client.get(f"/v1/maintenance/{session_id}/detail").get_json()["projects"][0]
+    assert project["reply"] is None
+    assert client.put(url, json={"state": "ACK_PREPARE_MAINTENANCE"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({}, ["state: Field required"]),
+        ({"state": "ACK_IN_MAINTENANCE"}, ["state:", "not a reply", "PLANNED_MAINTENANCE"]),
+        ({"state": "YES_MAINTENANCE"}, ["state:", "not a reply"]),
+        ({"state": 1}, ["state:", "valid string"]),
+        (
+            {"state": "ACK_PLANNED_MAINTENANCE", "instance_actions": {VMS[0]: "REBOOT"}},
+            [f"instance_actions.{VMS[0]}:", "'MIGRATE'"],
+        ),
+        (
+            {"state": "ACK_PLANNED_MAINTENANCE", "instance_actions": [VMS[0]]},
+            ["instance_actions:", "valid dictionary"],
+        ),
+        (
+            {
+                "state": "ACK_PLANNED_MAINTENANCE",
+                "instance_actions": {VMS[0]: "MIGRATE"},
+                "instance_action": "MIGRATE",
+            },
+            ["not both"],
+        ),
+        ({"state": "ACK_PLANNED_MAINTENANCE", "session_id": "other"}, ["session_id:"]),
+    ],
+)
+def test_bad_replies_are_400_naming_the_field(client, session_id, ask_project, body, words):
+    ask_project(session_id, "project-1", "PLANNED_MAINTENANCE", VMS)
+
+    response = client.put(f"/v1/maintenance/{session_id}/project-1", json=body)
+
+    assert response.status_code == 400
+    message = error_message(response)
+    for word in words:
+        assert word in message
+
+
+def test_reply_for_unknown_session_or_project_is_404(client, session_id, ask_project):
+    ask_project(session_id, "project-1", "MAINTENANCE", VMS)
+    reply = {"state": "ACK_MAINTENANCE"}
+
+    assert client.put("/v1/maintenance/nope/project-1", json=reply).status_code == 404
+    assert client.put(f"/v1/maintenance/{session_id}/project-9", json=reply).status_code == 404
+
+
+def test_reply_wakes_the_engine(client, session_id, ask_project, runtime, monkeypatch):
+    ask_project(session_id, "project-1", "MAINTENANCE", VMS)
+    woken = []
+    monkeypatch.setattr(runtime, "wake", lambda sid=None: woken.append(sid))
+
+    client.put(f"/v1/maintenance/{session_id}/project-1", json={"state": "ACK_MAINTENANCE"})
+
+    assert woken == [session_id]

@@ -1,0 +1,157 @@
+"""A controller process killed with SIGKILL in the middle of a session resumes it on restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from fenix.drivers.simulated import SimulatedCloudConfig, SimulatedDriver, start_sim_cloud
+from fenix.vnfm import SampleVnfm, VnfmConfig
+from tests.controller.live import wait_until
+
+FENIX = str(Path(sys.executable).parent / "fenix")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ControllerProcess:
+    """`fenix serve` as a real child process, on a fixed port and database across restarts."""
+
+    def __init__(self, tmp_path: Path, sim_url: str) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp_path / "controller.log"
+        self.args = [
+            FENIX,
+            "serve",
+            "--port",
+            str(self.port),
+            "--sim-url",
+            sim_url,
+            "--db",
+            f"sqlite:///{tmp_path / 'fenix.db'}",
+        ]
+        self.env = {
+            **os.environ,
+            "FENIX_LEASE_SECONDS": "2",
+            "FENIX_REPLY_WINDOW": "5",
+            "FENIX_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+        }
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(self.args, env=self.env, stdout=log, stderr=log)
+        wait_until(self._answers, timeout=30, what="controller up")
+
+    def _answers(self) -> bool:
+        try:
+            return requests.get(f"{self.url}/v1/maintenance", timeout=1).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(20)
+
+
+@pytest.fixture
+def cloud():
+    config = SimulatedCloudConfig(
+        hosts=4,
+        projects=2,
+        instances=3,
+        migrate_seconds=0.3,
+        live_migrate_seconds=0.3,
+        maintain_seconds=0.6,
+    )
+    sim, handle = start_sim_cloud(config)
+    yield handle.url
+    handle.stop()
+    sim.close()
+
+
+def _detail(url: str, session_id: str) -> dict:
+    return requests.get(f"{url}/v1/maintenance/{session_id}/detail", timeout=5).json()
+
+
+def test_session_killed_mid_maintenance_resumes_after_restart(tmp_path, cloud):
+    controller = ControllerProcess(tmp_path, cloud)
+    controller.start()
+    managers = [
+        SampleVnfm(
+            VnfmConfig(
+                controller_url=controller.url,
+                project_id=f"project-{n}",
+                instance_action=action,
+                cloud=SimulatedDriver(cloud),
+            )
+        ).start()
+        for n, action in ((1, "LIVE_MIGRATE"), (2, "MIGRATE"))
+    ]
+    try:
+        created = requests.post(
+            f"{controller.url}/v1/maintenance",
+            json={"state": "MAINTENANCE", "hosts": []},
+            timeout=5,
+        )
+        session_id = created.json()["session_id"]
+        # Kill it while the second host is being emptied: a host out of service, moves running.
+        wait_until(
+            lambda: any(
+                h["name"] == "compute-2" and h["state"] == "PREPARING"
+                for h in _detail(controller.url, session_id)["hosts"]
+            ),
+            timeout=60,
+            what="compute-2 being emptied",
+        )
+        time.sleep(0.2)
+        controller.kill()
+        driver = SimulatedDriver(cloud)
+        assert not next(h for h in driver.list_hosts() if h.name == "compute-2").enabled
+
+        controller.start()
+        detail = wait_until(
+            lambda: (
+                (d := _detail(controller.url, session_id))["state"].startswith("MAINTENANCE_D")
+                and d
+            ),
+            timeout=90,
+            what="session done after restart",
+        )
+        events = requests.get(
+            f"{controller.url}/v1/maintenance/{session_id}/events", timeout=5
+        ).json()["events"]
+    finally:
+        for manager in managers:
+            manager.stop()
+        controller.stop()
+
+    assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
+    assert all(h["state"] == "MAINTENANCE_COMPLETE" for h in detail["hosts"])
+    assert all(h.enabled for h in driver.list_hosts())
+    report = driver.report()
+    assert len(report["instances"]) == 6
+    assert all(i["fate"] == "active" for i in report["instances"].values())
+    assert all(len(h["maintenance"]) >= 1 for h in report["hosts"].values())
+    engines = {e["subject"] for e in events if e["kind"] == "engine.run"}
+    assert len(engines) == 2  # the killed process, then the restarted one
+    states = [e["new"] for e in events if e["kind"] == "session.state"]
+    assert states.count("MAINTENANCE_DONE") == 1 and "MAINTENANCE_FAILED" not in states

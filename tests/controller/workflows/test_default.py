@@ -1,0 +1,185 @@
+"""The default workflow end to end: real managers, real HTTP, the simulated cloud as the judge."""
+
+from __future__ import annotations
+
+import time
+
+from fenix.drivers.simulated import SimulatedDriver
+from tests.controller.live import wait_until
+
+
+def _steps_received(vnfm) -> list[str]:
+    return [m["state"] for m in vnfm.messages if m["direction"] == "received"]
+
+
+def _kinds(events: list[dict], kind: str) -> list[dict]:
+    return [e for e in events if e["kind"] == kind]
+
+
+def test_acking_managers_get_every_host_maintained_with_live_migrations_serving(live_stack):
+    live = live_stack.start(cloud={"hosts": 3, "projects": 2, "instances": 3})
+    live_manager = live.add_manager("project-1", instance_action="LIVE_MIGRATE")
+    cold_manager = live.add_manager("project-2", instance_action="MIGRATE")
+    session_id = live.create_session()
+
+    detail = live.wait_for(session_id)
+
+    assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
+    assert detail["percent_done"] == 100
+    assert {h["name"]: h["state"] for h in detail["hosts"]} == {
+        f"compute-{n}": "MAINTENANCE_COMPLETE" for n in (1, 2, 3)
+    }
+    assert not any(h["disabled"] for h in detail["hosts"])
+    report = live.cloud_report()
+    assert all(len(h["maintenance"]) == 1 for h in report["hosts"].values())
+    assert all(h["enabled"] for h in report["hosts"].values())
+    instances = report["instances"]
+    assert len(instances) == 6 and all(i["fate"] == "active" for i in instances.values())
+    for instance_id, measured in instances.items():
+        if instance_id.startswith("project-1"):
+            assert measured["downtime_seconds"] == 0, instance_id
+        else:
+            assert measured["downtime_seconds"] > 0, instance_id  # cold migration was measured
+    for manager in (live_manager, cold_manager):
+        wait_until(lambda m=manager: "MAINTENANCE_DONE" in _steps_received(m), what="DONE sent")
+        steps = _steps_received(manager)
+        assert steps[0] == "MAINTENANCE"
+        assert "PLANNED_MAINTENANCE" in steps and "ADMIN_ACTION_DONE" in steps
+        assert steps[-2:] == ["MAINTENANCE_COMPLETE", "MAINTENANCE_DONE"]
+
+
+def test_host_is_out_of_service_only_while_it_is_maintained(live_stack):
+    live = live_stack.start(cloud={"hosts": 3, "projects": 1, "instances": 3})
+    session_id = live.create_session()
+    live.wait_for(session_id)
+
+    timelines: dict[str, list[str]] = {}
+    for event in live.events(session_id):
+        if event["kind"] == "host.state":
+            timelines.setdefault(event["subject"], []).append(event["new"])
+    # Each host goes through its states once, and no two hosts are out of service together.
+    for states in timelines.values():
+        assert states == ["PREPARING", "IN_MAINTENANCE", "MAINTENANCE_COMPLETE"]
+    out = 0
+    for event in live.events(session_id):
+        if event["kind"] == "host.state" and event["new"] == "PREPARING":
+            out += 1
+        if event["kind"] == "host.state" and event["new"] == "MAINTENANCE_COMPLETE":
+            out -= 1
+        assert out <= 1
+
+
+def test_projects_without_a_manager_get_live_migration_by_default(live_stack):
+    live = live_stack.start(cloud={"hosts": 3, "projects": 2, "instances": 2})
+    session_id = live.create_session()
+
+    detail = live.wait_for(session_id)
+
+    assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
+    events = live.events(session_id)
+    assert {e["subject"] for e in _kinds(events, "project.no_manager")} == {
+        "project-1",
+        "project-2",
+    }
+    report = live.cloud_report()
+    assert all(i["downtime_seconds"] == 0 for i in report["instances"].values())
+
+
+def test_nack_of_maintenance_fails_the_session_before_any_host_is_touched(live_stack):
+    live = live_stack.start(cloud={"hosts": 3, "projects": 2, "instances": 2})
+    live.add_manager("project-1")
+    live.add_manager("project-2", nack_states=frozenset({"MAINTENANCE"}))
+    session_id = live.create_session()
+
+    detail = live.wait_for(session_id)
+
+    assert detail["state"] == "MAINTENANCE_FAILED"
+    assert "project-2" in detail["error"] and "NACK_MAINTENANCE" in detail["error"]
+    assert all(h["state"] == "PENDING" and not h["disabled"] for h in detail["hosts"])
+    assert all(h["enabled"] for h in live.cloud_report()["hosts"].values())
+
+
+def test_silent_manager_is_given_the_default_after_its_reply_window(live_stack):
+    live = live_stack.start(
+        cloud={"hosts": 3, "projects": 1, "instances": 2}, reply_window=0.5, long_reply_window=0.5
+    )
+    live.add_manager("project-1", silent=True)
+    session_id = live.create_session()
+
+    detail = live.wait_for(session_id)
+
+    assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
+    timeouts = _kinds(live.events(session_id), "project.reply.timeout")
+    assert {e["new"] for e in timeouts} >= {"MAINTENANCE", "PLANNED_MAINTENANCE"}
+    assert all(e["subject"] == "project-1" for e in timeouts)
+
+
+def test_no_room_to_empty_a_host_asks_managers_to_scale_in_and_back_out(live_stack):
+    live = live_stack.start(cloud={"hosts": 3, "projects": 2, "instances": 2})
+    driver = SimulatedDriver(live.sim_url)
+    capacity = driver.list_hosts()[0].capacity
+    while len(driver.list_instances()) < 3 * capacity:  # fill every host to the brim
+        driver.create_instance("project-1")
+    before = len(driver.list_instances())
+    managers = [
+        live.add_manager("project-1", scale_in=capacity),
+        live.add_manager("project-2", scale_in=0),
+    ]
+    session_id = live.create_session()
+
+    detail = live.wait_for(session_id)
+
+    assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
+    states = [e["new"] for e in _kinds(live.events(session_id), "session.state")]
+    assert states[:2] == ["SCALE_IN", "PREPARE_MAINTENANCE"]
+    assert "SCALE_IN" in _steps_received(managers[0])
+    assert len(driver.list_instances()) == before  # scaled back out on MAINTENANCE_COMPLETE
+
+
+def test_failed_migration_fails_the_session_and_put_resumes_it(live_stack):
+    live = live_stack.start(cloud={"hosts": 3, "projects": 1, "instances": 3})
+    live.add_manager("project-1", instance_action="LIVE_MIGRATE")
+    driver = SimulatedDriver(live.sim_url)
+    driver.inject_fault("live_migrate", count=1, message="libvirt: migration stream broken")
+    session_id = live.create_session()
+
+    failed = live.wait_for(session_id)
+
+    assert failed["state"] == "MAINTENANCE_FAILED"
+    assert "libvirt: migration stream broken" in failed["error"]
+    held = [h["name"] for h in failed["hosts"] if h["disabled"]]
+    assert len(held) == 1  # the host being emptied stays out of service, on record
+    assert not next(h for h in driver.list_hosts() if h.name == held[0]).enabled
+    events = live.events(session_id)
+    assert _kinds(events, "hosts.left_disabled")[-1]["data"]["hosts"] == held
+
+    resumed = live.http.put(
+        f"{live.url}/v1/maintenance/{session_id}", json={"state": "PREPARE_MAINTENANCE"}
+    )
+    assert resumed.status_code == 200, resumed.text
+    detail = live.wait_for(session_id)
+
+    assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
+    assert all(h.enabled for h in driver.list_hosts())
+    assert len(live.cloud_report()["instances"]) == 3
+
+
+def test_deleting_a_running_session_gives_its_hosts_back(live_stack):
+    live = live_stack.start(cloud={"hosts": 3, "projects": 1, "instances": 3})
+    live.add_manager("project-1", reply_delay=1.0)
+    session_id = live.create_session()
+    live.wait_for(session_id, states=("PREPARE_MAINTENANCE",))
+    time.sleep(0.3)  # the first host is out of service, its manager not yet answered
+
+    deleted = live.http.delete(f"{live.url}/v1/maintenance/{session_id}")
+
+    assert deleted.status_code == 200, deleted.text
+    deadline = time.monotonic() + 30
+    while live.runtime.engine.running_sessions and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not live.runtime.engine.running_sessions
+    driver = SimulatedDriver(live.sim_url)
+    assert all(h.enabled for h in driver.list_hosts())
+    assert live.http.get(f"{live.url}/v1/maintenance/{session_id}").status_code == 404
+    # The hosts are free for a new session.
+    assert live.create_session()
