@@ -40,14 +40,20 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--report", default="fenix-demo-report.json", help="JSON report path")
     demo.add_argument("--db", default=None, help="SQLAlchemy URL (default: a temporary file)")
     demo.add_argument("--quiet", action="store_true", help="no progress lines")
+    demo.add_argument(
+        "--no-actions", action="store_true", help="skip the dummy playbook run on each host"
+    )
 
     vnfm = commands.add_parser("vnfm", help="a sample VNF manager for one project")
     vnfm.add_argument("--controller", required=True, help="controller URL")
     vnfm.add_argument("--project", required=True)
     vnfm.add_argument("--port", type=int, default=0)
     vnfm.add_argument("--listen", default="127.0.0.1")
-    vnfm.add_argument("--action", default="LIVE_MIGRATE",
-                      choices=["MIGRATE", "LIVE_MIGRATE", "OWN_ACTION", "EVICTION"])
+    vnfm.add_argument(
+        "--action",
+        default="LIVE_MIGRATE",
+        choices=["MIGRATE", "LIVE_MIGRATE", "OWN_ACTION", "EVICTION"],
+    )
     vnfm.add_argument("--delay", type=float, default=0.0, help="seconds to wait before replying")
     vnfm.add_argument("--nack", action="append", default=[], help="a step to NACK (repeatable)")
     vnfm.add_argument("--silent", action="store_true", help="never reply")
@@ -55,7 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     vnfm.add_argument("--token", default=None)
 
     commands.add_parser(
-        "sim-cloud", help="serve a simulated cloud on its own (options: sim-cloud --help)",
+        "sim-cloud",
+        help="serve a simulated cloud on its own (options: sim-cloud --help)",
         add_help=False,
     )
     return parser
@@ -84,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             report_path=args.report,
             database_url=args.db,
             quiet=args.quiet,
+            actions=not args.no_actions,
         )
         return run_demo(options)
     if args.command == "serve":
@@ -122,14 +130,22 @@ def _serve(args) -> int:
     if settings.bind_host in ("127.0.0.1", "localhost", "::1"):
         log.warning("no authentication yet: listening on %s only", settings.bind_host)
     else:
-        log.warning("no authentication yet, and listening on %s: anyone who can reach it "
-                    "can start maintenance", settings.bind_host)
+        log.warning(
+            "no authentication yet, and listening on %s: anyone who can reach it "
+            "can start maintenance",
+            settings.bind_host,
+        )
     runtime = Runtime(settings)
-    server = serve_in_thread(create_app(runtime), settings.bind_host, settings.port,
-                             threads=settings.threads, name="api")
+    server = serve_in_thread(
+        create_app(runtime), settings.bind_host, settings.port, threads=settings.threads, name="api"
+    )
     runtime.start()
-    log.info("fenix controller at %s (database %s, cloud %s)", server.url,
-             settings.database_url, settings.cloud)
+    log.info(
+        "fenix controller at %s (database %s, cloud %s)",
+        server.url,
+        settings.database_url,
+        settings.cloud,
+    )
     print(f"fenix controller listening on {server.url}", flush=True)
     try:
         _wait_for_signal()

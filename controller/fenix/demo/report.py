@@ -71,6 +71,7 @@ def build_report(
             for host in detail["hosts"]
         },
         "host_timelines": host_timelines(events),
+        "action_runs": detail.get("action_runs", []),
         "instances": instances,
         "downtime_by_action": {
             action: {"instances": len(values), "max_seconds": max(values), "total": sum(values)}

@@ -36,6 +36,8 @@ class DemoOptions:
     report_path: str | None = "fenix-demo-report.json"
     database_url: str | None = None
     quiet: bool = False
+    actions: bool = True
+    """Run the `dummy` action plug-in (a real playbook) as each host's maintenance."""
     timeout: float = 300.0
     migrate_seconds: float = 1.0
     live_migrate_seconds: float = 0.5
@@ -52,11 +54,16 @@ class _Progress:
 
     def show(self, detail: dict) -> None:
         hosts = " ".join(f"{h['name']}={h['state']}" for h in detail["hosts"])
+        running = [r for r in detail.get("action_runs", []) if r["state"] == "RUNNING"]
+        if running:
+            hosts += f"  (playbook {running[-1]['plugin']} on {','.join(running[-1]['hosts'])})"
         line = (detail["state"], detail["percent_done"], hosts)
         if line != self.last and not self.quiet:
             elapsed = time.monotonic() - self.started
-            print(f"[{elapsed:6.1f}s] {detail['state']:<22} {detail['percent_done']:3d}%  {hosts}",
-                  flush=True)
+            print(
+                f"[{elapsed:6.1f}s] {detail['state']:<22} {detail['percent_done']:3d}%  {hosts}",
+                flush=True,
+            )
         self.last = line
 
 
@@ -85,6 +92,7 @@ def _run(options: DemoOptions, workdir: Path) -> dict:
     )
     settings = Settings(
         database_url=options.database_url or f"sqlite:///{workdir / 'fenix.db'}",
+        artifacts_dir=str(workdir / "artifacts"),
         sim_url=cloud_server.url,
         port=0,
     )
@@ -105,8 +113,11 @@ def _run(options: DemoOptions, workdir: Path) -> dict:
             )
             managers.append(vnfm.start())
         if not options.quiet:
-            print(f"controller {api.url}, simulated cloud {cloud_server.url}, "
-                  f"{len(managers)} managers; starting the session", flush=True)
+            print(
+                f"controller {api.url}, simulated cloud {cloud_server.url}, "
+                f"{len(managers)} managers; starting the session",
+                flush=True,
+            )
         http = requests.Session()
         created = http.post(
             f"{api.url}/v1/maintenance",
@@ -115,6 +126,7 @@ def _run(options: DemoOptions, workdir: Path) -> dict:
                 "state": "MAINTENANCE",
                 "workflow": options.workflow,
                 "metadata": {"demo": True},
+                "actions": [{"plugin": "dummy", "type": "host"}] if options.actions else [],
             },
             timeout=10,
         )
@@ -157,12 +169,18 @@ def _follow(http: requests.Session, url: str, session_id: str, options: DemoOpti
 
 def _summary(report: dict, options: DemoOptions) -> None:
     maintained = sum(1 for h in report["hosts"].values() if h["maintained"])
-    print(f"\nsession {report['session_id']}: {report['state']}"
-          + (f" ({report['error']})" if report.get("error") else ""))
-    print(f"hosts maintained: {maintained}/{len(report['hosts'])}; "
-          f"instances: {len(report['instances'])}; total {report['total_seconds']:.1f} s")
+    print(
+        f"\nsession {report['session_id']}: {report['state']}"
+        + (f" ({report['error']})" if report.get("error") else "")
+    )
+    print(
+        f"hosts maintained: {maintained}/{len(report['hosts'])}; "
+        f"instances: {len(report['instances'])}; total {report['total_seconds']:.1f} s"
+    )
     for action, figures in report["downtime_by_action"].items():
-        print(f"  {action:<13} {figures['instances']:3d} instances, "
-              f"max downtime {figures['max_seconds']:.2f} s")
+        print(
+            f"  {action:<13} {figures['instances']:3d} instances, "
+            f"max downtime {figures['max_seconds']:.2f} s"
+        )
     if options.report_path:
         print(f"report: {options.report_path}")
