@@ -194,8 +194,12 @@ class Repository:
         return instance
 
     # -- action plug-in runs ---------------------------------------------------------------
-    def add_action_run(self, session_id: str, plugin: str, type_: str, hosts: list[str]) -> ActionRun:
-        run = ActionRun(session_id=session_id, plugin=plugin, type=type_, hosts=hosts, state="RUNNING")
+    def add_action_run(
+        self, session_id: str, plugin: str, type_: str, hosts: list[str]
+    ) -> ActionRun:
+        run = ActionRun(
+            session_id=session_id, plugin=plugin, type=type_, hosts=hosts, state="RUNNING"
+        )
         self.orm.add(run)
         self.orm.flush()
         return run
@@ -211,7 +215,9 @@ class Repository:
     def get_instance_constraint(self, instance_id: str) -> InstanceConstraint | None:
         return self.orm.get(InstanceConstraint, instance_id)
 
-    def put_instance_constraint(self, instance_id: str, fields: dict[str, Any]) -> InstanceConstraint:
+    def put_instance_constraint(
+        self, instance_id: str, fields: dict[str, Any]
+    ) -> InstanceConstraint:
         row = self.orm.get(InstanceConstraint, instance_id) or InstanceConstraint(
             instance_id=instance_id
         )
@@ -240,7 +246,9 @@ class Repository:
         self.orm.delete(row)
 
     def instance_constraints(self, instance_ids: Iterable[str]) -> dict[str, InstanceConstraint]:
-        query = select(InstanceConstraint).where(InstanceConstraint.instance_id.in_(list(instance_ids)))
+        query = select(InstanceConstraint).where(
+            InstanceConstraint.instance_id.in_(list(instance_ids))
+        )
         return {row.instance_id: row for row in self.orm.scalars(query)}
 
     # -- subscriptions and the outbox ----------------------------------------------------
@@ -259,7 +267,9 @@ class Repository:
             query = query.where(Subscription.project_id == project_id)
         return self.orm.scalars(query).all()
 
-    def subscriptions_for(self, event_types: set[str], project_id: str | None) -> list[Subscription]:
+    def subscriptions_for(
+        self, event_types: set[str], project_id: str | None
+    ) -> list[Subscription]:
         """Subscriptions that want one of these event types for this project (or for all)."""
         query = select(Subscription).where(
             or_(Subscription.project_id.is_(None), Subscription.project_id == project_id)

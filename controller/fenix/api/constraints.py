@@ -1,0 +1,98 @@
+"""ETSI maintenance constraints that a project's manager sets on its instances and groups.
+
+The workflows read them to decide how many instances of a group may be down at once and how
+each instance may be moved; this module only stores them, validated, per instance and group.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from fenix.api import json_body, runtime
+from fenix.api.auth import require_project_access
+from fenix.api.errors import bad_request, not_found
+from fenix.api.schemas import GroupConstraintBody, InstanceConstraintBody
+from fenix.api.views import group_constraint_view, instance_constraint_view
+
+blueprint = Blueprint("constraints", __name__, url_prefix="/v1")
+
+
+def _same_id(field: str, in_body: str | None, in_url: str) -> None:
+    if in_body is not None and in_body != in_url:
+        raise bad_request(f"{field}: the body names {in_body}, the URL {in_url}")
+
+
+# -- instances -----------------------------------------------------------------------------
+@blueprint.put("/instance/<instance_id>")
+def put_instance(instance_id: str) -> dict[str, Any]:
+    body = json_body(InstanceConstraintBody)
+    _same_id("instance_id", body.instance_id, instance_id)
+    require_project_access(body.project_id)
+    fields = body.model_dump(mode="json", exclude={"instance_id"})
+    with runtime().db.transaction() as repo:
+        existing = repo.get_instance_constraint(instance_id)
+        if existing is not None:
+            require_project_access(existing.project_id)
+        row = repo.put_instance_constraint(instance_id, fields)
+    return instance_constraint_view(row)
+
+
+@blueprint.get("/instance/<instance_id>")
+def get_instance(instance_id: str) -> dict[str, Any]:
+    with runtime().db.transaction() as repo:
+        row = repo.get_instance_constraint(instance_id)
+        if row is None:
+            raise not_found(f"no constraints for instance {instance_id}")
+        require_project_access(row.project_id)
+        return instance_constraint_view(row)
+
+
+@blueprint.delete("/instance/<instance_id>")
+def delete_instance(instance_id: str) -> dict[str, Any]:
+    with runtime().db.transaction() as repo:
+        row = repo.get_instance_constraint(instance_id)
+        if row is None:
+            raise not_found(f"no constraints for instance {instance_id}")
+        require_project_access(row.project_id)
+        repo.delete_row(row)
+        repo.add_event(None, "constraint.instance.deleted", instance_id)
+    return {"instance_id": instance_id}
+
+
+# -- instance groups -----------------------------------------------------------------------
+@blueprint.put("/instance_group/<group_id>")
+def put_group(group_id: str) -> dict[str, Any]:
+    body = json_body(GroupConstraintBody)
+    _same_id("group_id", body.group_id, group_id)
+    require_project_access(body.project_id)
+    fields = body.model_dump(mode="json", exclude={"group_id"})
+    with runtime().db.transaction() as repo:
+        existing = repo.get_group_constraint(group_id)
+        if existing is not None:
+            require_project_access(existing.project_id)
+        row = repo.put_group_constraint(group_id, fields)
+    return group_constraint_view(row)
+
+
+@blueprint.get("/instance_group/<group_id>")
+def get_group(group_id: str) -> dict[str, Any]:
+    with runtime().db.transaction() as repo:
+        row = repo.get_group_constraint(group_id)
+        if row is None:
+            raise not_found(f"no constraints for instance group {group_id}")
+        require_project_access(row.project_id)
+        return group_constraint_view(row)
+
+
+@blueprint.delete("/instance_group/<group_id>")
+def delete_group(group_id: str) -> dict[str, Any]:
+    with runtime().db.transaction() as repo:
+        row = repo.get_group_constraint(group_id)
+        if row is None:
+            raise not_found(f"no constraints for instance group {group_id}")
+        require_project_access(row.project_id)
+        repo.delete_row(row)
+        repo.add_event(None, "constraint.group.deleted", group_id)
+    return {"group_id": group_id}

@@ -1,0 +1,126 @@
+"""The project API: a manager reads which of its instances a step affects and answers it.
+
+A reply is taken only while the engine waits for exactly that answer from that project; any
+other is refused with a 409 that says what the session does wait for, and the refusal is logged
+as an event, so a confused manager can be diagnosed from the session's event log.
+
+`/v1/maintenance/<session>/detail` and `/events` are the admin's: a project named `detail` or
+`events` is reached through the older `/v1/project/<project>/maintenance/<session>` form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from fenix.api import raw_json_object, runtime, validate
+from fenix.api.auth import require_project_access
+from fenix.api.errors import bad_request, conflict, not_found
+from fenix.api.schemas import ProjectReply
+from fenix.db.models import Session, SessionProject
+from fenix.db.repository import Repository
+from fenix.engine.states import FINAL_SESSION_STATES, REPLY_STEPS
+from fenix.timeutil import to_iso, utcnow
+
+blueprint = Blueprint("projects", __name__)
+
+
+def _session_and_project(
+    repo: Repository, session_id: str, project_id: str
+) -> tuple[Session, SessionProject]:
+    session = repo.lock_session(session_id)
+    if session is None or session.deleted:
+        raise not_found(f"no maintenance session {session_id}")
+    for project in session.projects:
+        if project.project_id == project_id:
+            return session, project
+    raise not_found(f"project {project_id} takes no part in maintenance session {session_id}")
+
+
+@blueprint.get("/v1/maintenance/<session_id>/<project_id>")
+@blueprint.get("/v1/project/<project_id>/maintenance/<session_id>")
+def get_project_instances(session_id: str, project_id: str) -> dict[str, Any]:
+    """The project's instances that the session's current step affects."""
+    require_project_access(project_id)
+    with runtime().db.transaction() as repo:
+        _session, project = _session_and_project(repo, session_id, project_id)
+        return {"instance_ids": list(project.instance_ids)}
+
+
+@blueprint.put("/v1/maintenance/<session_id>/<project_id>")
+def reply(session_id: str, project_id: str) -> dict[str, Any]:
+    require_project_access(project_id)
+    data = raw_json_object()
+    body = validate(ProjectReply, data)
+    if body.session_id is not None and body.session_id != session_id:
+        raise bad_request(
+            f"session_id: the body names session {body.session_id}, the URL {session_id}"
+        )
+    with runtime().db.transaction() as repo:
+        session, project = _session_and_project(repo, session_id, project_id)
+        refusal = _refusal(session, project, body)
+        if refusal is None:
+            actions = _instance_actions(project, body)
+            project.reply = body.state
+            project.replied_at = utcnow()
+            project.instance_actions = actions
+            repo.add_event(session_id, "project.reply", project_id, None, body.state, data)
+        else:
+            # Logged, and committed: the refusal itself is what an operator needs to see.
+            repo.add_event(
+                session_id,
+                "project.reply.rejected",
+                project_id,
+                project.step,
+                body.state,
+                {"body": data, "reason": refusal},
+            )
+    if refusal is not None:
+        raise conflict(refusal)
+    runtime().wake(session_id)
+    return {"session_id": session_id, "project_id": project_id, "state": body.state}
+
+
+def _refusal(session: Session, project: SessionProject, body: ProjectReply) -> str | None:
+    """Why this reply is not awaited now, or None when it is."""
+    waiting = project.reply is None and project.step in REPLY_STEPS and _ended(session) is None
+    if waiting and body.step == project.step:
+        return None
+    refusal = f"project {project.project_id} is not waiting for {body.state}; "
+    if waiting:
+        return refusal + f"the session waits for ACK_{project.step} or NACK_{project.step}"
+    refusal += "the session waits for nothing from it now"
+    if _ended(session):
+        return refusal + f" (the session is {_ended(session)})"
+    if project.reply is not None:
+        return refusal + f" (it answered {project.reply} at {to_iso(project.replied_at)})"
+    return refusal
+
+
+def _ended(session: Session) -> str | None:
+    """How the session has ended or is ending, or None while it runs."""
+    if session.state in FINAL_SESSION_STATES:
+        return f"over: {session.state}"
+    if session.stop_requested:
+        return "being stopped"
+    return None
+
+
+def _instance_actions(project: SessionProject, body: ProjectReply) -> dict[str, str]:
+    """The reply's actions keyed by instance id, checked against the step's instances."""
+    instance_ids = list(project.instance_ids)
+    if body.instance_action is not None:
+        if len(instance_ids) != 1:
+            raise bad_request(
+                f"instance_action: this step names {len(instance_ids)} instances, not one; "
+                "give instance_actions with an action per instance id"
+            )
+        return {instance_ids[0]: str(body.instance_action)}
+    unknown = sorted(set(body.instance_actions) - set(instance_ids))
+    if unknown:
+        raise bad_request(
+            f"instance_actions: {', '.join(unknown)} not among this step's instances of "
+            f"project {project.project_id} ({', '.join(instance_ids) or 'none'})"
+        )
+    return {instance_id: str(action) for instance_id, action in body.instance_actions.items()}

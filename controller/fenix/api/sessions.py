@@ -1,0 +1,190 @@
+"""The admin API: create, inspect, change and end maintenance sessions.
+
+A session is written in one transaction with its hosts, its first event and its first
+notification, so a rejected request leaves nothing behind. The API never runs the workflow
+itself: it records what the admin asked for and wakes the engine.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from flask import Blueprint, current_app, request
+from flask.blueprints import BlueprintSetupState
+
+from fenix.api import json_body, runtime
+from fenix.api.errors import bad_gateway, bad_request, conflict, not_found
+from fenix.api.schemas import CreateSession, UpdateSession
+from fenix.api.views import event_view, session_detail, session_summary
+from fenix.db.models import Session
+from fenix.db.repository import Repository
+from fenix.drivers.base import DriverError, HostInfo, HostKind
+from fenix.engine.states import SessionState
+from fenix.notify import notifier
+from fenix.timeutil import utcnow
+
+blueprint = Blueprint("sessions", __name__, url_prefix="/v1/maintenance")
+
+_CREATE_LOCK = "fenix.api.sessions.create_lock"
+
+
+@blueprint.record_once
+def _add_create_lock(state: BlueprintSetupState) -> None:
+    # Checking that hosts are free and claiming them must not interleave between two requests
+    # of this process (SQLite would fail the second writer instead of making it wait).
+    state.app.extensions[_CREATE_LOCK] = threading.Lock()
+
+
+def _session_or_404(repo: Repository, session_id: str) -> Session:
+    session = repo.get_session(session_id)
+    if session is None:
+        raise not_found(f"no maintenance session {session_id}")
+    return session
+
+
+def _resolve_hosts(requested: list[str]) -> list[HostInfo]:
+    """The cloud's hosts for the names asked for; every compute host when none are."""
+    try:
+        cloud_hosts = runtime().driver.list_hosts()
+    except DriverError as exc:
+        raise bad_gateway(f"could not list the cloud's hosts: {exc}") from exc
+    if not requested:
+        computes = [host for host in cloud_hosts if host.kind == HostKind.COMPUTE]
+        if not computes:
+            raise conflict("the cloud has no compute host to maintain; name the hosts in `hosts`")
+        return computes
+    by_name = {host.name: host for host in cloud_hosts}
+    unknown = [name for name in requested if name not in by_name]
+    if unknown:
+        raise not_found(
+            f"the cloud has no host {', '.join(unknown)}; "
+            f"its hosts are: {', '.join(sorted(by_name)) or 'none'}"
+        )
+    return [by_name[name] for name in requested]
+
+
+def _busy_message(repo: Repository, busy: dict[str, str]) -> str:
+    held = []
+    for name, session_id in sorted(busy.items()):
+        other = repo.get_session(session_id, with_deleted=True)
+        note = " (deleted, stopping)" if other is not None and other.deleted else ""
+        held.append(f"host {name} is in session {session_id}{note}")
+    return "; ".join(held) + "; wait for that session to end or leave those hosts out"
+
+
+@blueprint.post("")
+def create_session() -> dict[str, Any]:
+    body = json_body(CreateSession)
+    hosts = _resolve_hosts(body.hosts)
+    maintenance_at = body.maintenance_at
+    with current_app.extensions[_CREATE_LOCK], runtime().db.transaction() as repo:
+        busy = repo.busy_hosts(host.name for host in hosts)
+        if busy:
+            raise conflict(_busy_message(repo, busy))
+        session = repo.add_session(
+            workflow=body.workflow,
+            maintenance_at=maintenance_at if maintenance_at is not None else utcnow(),
+            meta=body.metadata,
+            download=body.download,
+            hosts=[(host.name, str(host.kind)) for host in hosts],
+            actions=[(action.plugin, action.type, action.metadata) for action in body.actions],
+        )
+        notifier.session_changed(repo, session)
+        session_id = session.id
+    runtime().wake(session_id)
+    return {"session_id": session_id}
+
+
+@blueprint.get("")
+def list_sessions() -> dict[str, Any]:
+    with runtime().db.transaction() as repo:
+        ids = repo.list_session_ids()
+    # Fenix's code answered `sessions`, its documentation `session_id`: clients use either.
+    return {"sessions": ids, "session_id": list(ids)}
+
+
+@blueprint.get("/<session_id>")
+def get_session(session_id: str) -> dict[str, Any]:
+    with runtime().db.transaction() as repo:
+        return session_summary(_session_or_404(repo, session_id))
+
+
+@blueprint.get("/<session_id>/detail")
+def get_session_detail(session_id: str) -> dict[str, Any]:
+    with runtime().db.transaction() as repo:
+        return session_detail(repo, _session_or_404(repo, session_id))
+
+
+@blueprint.get("/<session_id>/events")
+def list_events(session_id: str) -> dict[str, Any]:
+    """The session's event log (an extension). Kept readable after the session is deleted."""
+    after_text = request.args.get("after", "0")
+    try:
+        after = int(after_text)
+    except ValueError:
+        raise bad_request(
+            f"after: expected an event id (a whole number), got {after_text!r}"
+        ) from None
+    with runtime().db.transaction() as repo:
+        if repo.get_session(session_id, with_deleted=True) is None:
+            raise not_found(f"no maintenance session {session_id}")
+        return {"events": [event_view(event) for event in repo.events(session_id, after)]}
+
+
+@blueprint.put("/<session_id>")
+def update_session(session_id: str) -> dict[str, Any]:
+    body = json_body(UpdateSession)
+    with runtime().db.transaction() as repo:
+        session = repo.lock_session(session_id)
+        if session is None or session.deleted:
+            raise not_found(f"no maintenance session {session_id}")
+        changed: dict[str, Any] = {}
+        if body.maintenance_at is not None:
+            session.maintenance_at = body.maintenance_at
+            changed["maintenance_at"] = body.maintenance_at.isoformat()
+        if body.metadata is not None:
+            session.meta = body.metadata
+            changed["metadata"] = body.metadata
+        if changed:
+            repo.add_event(session.id, "session.updated", session.id, data=changed)
+        if body.state is not None:
+            _resume(repo, session, body.state)
+    runtime().wake(session_id)
+    # Rendered after the commit, so updated_at is the stored one.
+    return session_summary(session)
+
+
+def _resume(repo: Repository, session: Session, state: SessionState) -> None:
+    """Set a failed session going again from `state` (usually where it failed)."""
+    where = f"; it failed in {session.failed_in}" if session.failed_in else ""
+    if session.state != SessionState.MAINTENANCE_FAILED:
+        raise conflict(
+            f"session {session.id} is in {session.state}; a new state can be set only to "
+            f"resume a {SessionState.MAINTENANCE_FAILED} session"
+        )
+    if state.is_final:
+        resumable = ", ".join(s for s in SessionState if not s.is_final)
+        raise bad_request(f"state: {state} is final; resume into one of {resumable}{where}")
+    # While it was failed its hosts were free: another session may have taken them since.
+    busy = repo.busy_hosts(host.name for host in session.hosts)
+    if busy:
+        raise conflict(f"cannot resume session {session.id}: " + _busy_message(repo, busy))
+    repo.set_session_state(session, state, reason="resumed by admin")
+    session.error = None
+    notifier.session_changed(repo, session)
+
+
+@blueprint.delete("/<session_id>")
+def delete_session(session_id: str) -> dict[str, Any]:
+    """End the session: the engine stops its workflow at a safe point and ends it."""
+    with runtime().db.transaction() as repo:
+        session = repo.lock_session(session_id)
+        if session is None or session.deleted:
+            raise not_found(f"no maintenance session {session_id}")
+        session.deleted = True
+        session.stop_requested = True
+        repo.add_event(session.id, "session.deleted", session.id, old=session.state)
+        answer = {"session_id": session.id, "state": session.state}
+    runtime().wake(session_id)
+    return answer

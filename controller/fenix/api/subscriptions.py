@@ -1,0 +1,71 @@
+"""Subscriptions: where maintenance notifications are POSTed, and in which format.
+
+A project's manager subscribes to maintenance.planned for its project (which also tells the
+workflow that the project has a manager that will answer); infrastructure services subscribe
+with no project. The secret signs deliveries and is never shown back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from fenix.api import json_body, runtime
+from fenix.api.auth import caller, require_project_access
+from fenix.api.errors import not_found
+from fenix.api.schemas import CreateSubscription
+from fenix.api.views import subscription_view
+
+blueprint = Blueprint("subscriptions", __name__, url_prefix="/v1/subscriptions")
+
+
+@blueprint.post("")
+def create_subscription() -> tuple[dict[str, Any], int]:
+    body = json_body(CreateSubscription)
+    require_project_access(body.project_id)
+    with runtime().db.transaction() as repo:
+        subscription = repo.add_subscription(
+            project_id=body.project_id,
+            event_types=[str(event_type) for event_type in body.event_types],
+            callback_url=body.callback_url,
+            secret=body.secret,
+            format=body.format,
+        )
+        answer = subscription_view(subscription)
+        repo.add_event(None, "subscription.created", subscription.id, data=answer)
+    return answer, 201
+
+
+@blueprint.get("")
+def list_subscriptions() -> dict[str, Any]:
+    """An admin sees every subscription; a project member those of its project."""
+    who = caller()
+    with runtime().db.transaction() as repo:
+        if who.is_admin:
+            rows = repo.list_subscriptions()
+        else:
+            rows = repo.list_subscriptions(project_id=who.project) if who.project else []
+        return {"subscriptions": [subscription_view(row) for row in rows]}
+
+
+@blueprint.delete("/<subscription_id>")
+def delete_subscription(subscription_id: str) -> dict[str, Any]:
+    with runtime().db.transaction() as repo:
+        subscription = repo.get_subscription(subscription_id)
+        # Another project's subscription is reported missing, not forbidden: its id is no
+        # business of the caller.
+        if subscription is None or not caller().may_act_for(subscription.project_id):
+            raise not_found(f"no subscription {subscription_id}")
+        repo.delete_row(subscription)
+        repo.add_event(None, "subscription.deleted", subscription_id)
+    return {"subscription_id": subscription_id}
+
+
+@blueprint.get("/<subscription_id>")
+def get_subscription(subscription_id: str) -> dict[str, Any]:
+    with runtime().db.transaction() as repo:
+        subscription = repo.get_subscription(subscription_id)
+        if subscription is None or not caller().may_act_for(subscription.project_id):
+            raise not_found(f"no subscription {subscription_id}")
+        return subscription_view(subscription)

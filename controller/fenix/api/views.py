@@ -1,0 +1,162 @@
+"""The JSON shapes the API answers with, built from database rows in one place.
+
+Handlers never hand rows to jsonify: these functions decide which fields go out (never a
+subscription's secret) and render every timestamp as ISO 8601 UTC.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fenix.db.models import (
+    ActionPlugin,
+    ActionRun,
+    Event,
+    InstanceConstraint,
+    InstanceGroupConstraint,
+    Session,
+    SessionHost,
+    SessionInstance,
+    SessionProject,
+    Subscription,
+)
+from fenix.db.repository import Repository
+from fenix.timeutil import to_iso
+
+
+def session_summary(session: Session) -> dict[str, Any]:
+    return {
+        "session_id": session.id,
+        "state": session.state,
+        "workflow": session.workflow,
+        "maintenance_at": to_iso(session.maintenance_at),
+        "created_at": to_iso(session.created_at),
+        "updated_at": to_iso(session.updated_at),
+        "percent_done": session.percent_done,
+        "error": session.error,
+    }
+
+
+def session_detail(repo: Repository, session: Session) -> dict[str, Any]:
+    """The session with its hosts, projects, instances and action plug-ins."""
+    return {
+        **session_summary(session),
+        "metadata": session.meta,
+        "download": session.download,
+        "hosts": [host_view(host) for host in session.hosts],
+        "projects": [project_view(project) for project in session.projects],
+        "instances": [instance_view(instance) for instance in session.instances],
+        "action_plugins": [action_plugin_view(action) for action in session.actions],
+        "action_runs": [action_run_view(run) for run in repo.action_runs(session.id)],
+    }
+
+
+def host_view(host: SessionHost) -> dict[str, Any]:
+    return {
+        "name": host.name,
+        "kind": host.kind,
+        "state": host.state,
+        "disabled": host.disabled,
+        "maintained": host.maintained,
+        "details": host.details,
+        "updated_at": to_iso(host.updated_at),
+    }
+
+
+def project_view(project: SessionProject) -> dict[str, Any]:
+    return {
+        "project_id": project.project_id,
+        "step": project.step,
+        "reply": project.reply,
+        "notified_at": to_iso(project.notified_at),
+        "reply_at": to_iso(project.reply_at),
+        "replied_at": to_iso(project.replied_at),
+        "instance_ids": project.instance_ids,
+        "instance_actions": project.instance_actions,
+        "has_manager": project.has_manager,
+    }
+
+
+def instance_view(instance: SessionInstance) -> dict[str, Any]:
+    return {
+        "instance_id": instance.instance_id,
+        "name": instance.name,
+        "project_id": instance.project_id,
+        "host": instance.host,
+        "size": instance.size,
+        "state": instance.state,
+        "action": instance.action,
+        "action_state": instance.action_state,
+        "details": instance.details,
+    }
+
+
+def action_plugin_view(action: ActionPlugin) -> dict[str, Any]:
+    return {"plugin": action.plugin, "type": action.type, "metadata": action.meta}
+
+
+def action_run_view(run: ActionRun) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "plugin": run.plugin,
+        "type": run.type,
+        "hosts": run.hosts,
+        "state": run.state,
+        "rc": run.rc,
+        "message": run.message,
+        "artifacts_dir": run.artifacts_dir,
+        "started_at": to_iso(run.started_at),
+        "finished_at": to_iso(run.finished_at),
+    }
+
+
+def event_view(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "at": to_iso(event.at),
+        "kind": event.kind,
+        "subject": event.subject,
+        "old": event.old,
+        "new": event.new,
+        "data": event.data,
+    }
+
+
+def instance_constraint_view(row: InstanceConstraint) -> dict[str, Any]:
+    return {
+        "instance_id": row.instance_id,
+        "project_id": row.project_id,
+        "group_id": row.group_id,
+        "instance_name": row.instance_name,
+        "max_interruption_time": row.max_interruption_time,
+        "migration_type": row.migration_type,
+        "resource_mitigation": row.resource_mitigation,
+        "lead_time": row.lead_time,
+        "updated_at": to_iso(row.updated_at),
+    }
+
+
+def group_constraint_view(row: InstanceGroupConstraint) -> dict[str, Any]:
+    return {
+        "group_id": row.group_id,
+        "project_id": row.project_id,
+        "group_name": row.group_name,
+        "anti_affinity_group": row.anti_affinity_group,
+        "max_instances_per_host": row.max_instances_per_host,
+        "max_impacted_members": row.max_impacted_members,
+        "recovery_time": row.recovery_time,
+        "resource_mitigation": row.resource_mitigation,
+        "updated_at": to_iso(row.updated_at),
+    }
+
+
+def subscription_view(subscription: Subscription) -> dict[str, Any]:
+    return {
+        "subscription_id": subscription.id,
+        "event_types": subscription.event_types,
+        "project_id": subscription.project_id,
+        "callback_url": subscription.callback_url,
+        "format": subscription.format,
+        "has_secret": subscription.secret is not None,
+        "created_at": to_iso(subscription.created_at),
+    }
