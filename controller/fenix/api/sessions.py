@@ -21,6 +21,7 @@ from fenix.db.models import Session
 from fenix.db.repository import Repository
 from fenix.drivers.base import DriverError, HostInfo, HostKind
 from fenix.engine.states import SessionState
+from fenix.engine.transitions import transition
 from fenix.notify import notifier
 from fenix.timeutil import utcnow
 
@@ -73,6 +74,14 @@ def _busy_message(repo: Repository, busy: dict[str, str]) -> str:
     return "; ".join(held) + "; wait for that session to end or leave those hosts out"
 
 
+def _actions_or_defaults(body: CreateSession) -> list[tuple[str, str, dict[str, Any]]]:
+    """The session's action plug-ins, or the ones configured for its workflow."""
+    if body.actions:
+        return [(action.plugin, action.type, action.metadata) for action in body.actions]
+    defaults = runtime().settings.default_actions.get(body.workflow, [])
+    return [(a["plugin"], a["type"], dict(a.get("metadata") or {})) for a in defaults]
+
+
 @blueprint.post("")
 def create_session() -> dict[str, Any]:
     body = json_body(CreateSession)
@@ -88,7 +97,7 @@ def create_session() -> dict[str, Any]:
             meta=body.metadata,
             download=body.download,
             hosts=[(host.name, str(host.kind)) for host in hosts],
-            actions=[(action.plugin, action.type, action.metadata) for action in body.actions],
+            actions=_actions_or_defaults(body),
         )
         notifier.session_changed(repo, session)
         session_id = session.id
@@ -170,9 +179,7 @@ def _resume(repo: Repository, session: Session, state: SessionState) -> None:
     busy = repo.busy_hosts(host.name for host in session.hosts)
     if busy:
         raise conflict(f"cannot resume session {session.id}: " + _busy_message(repo, busy))
-    repo.set_session_state(session, state, reason="resumed by admin")
-    session.error = None
-    notifier.session_changed(repo, session)
+    transition(repo, session, state, reason="resumed by admin")
 
 
 @blueprint.delete("/<session_id>")

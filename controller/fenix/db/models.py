@@ -69,7 +69,9 @@ class Session(Base):
         back_populates="session", order_by="SessionProject.project_id", cascade="all, delete-orphan"
     )
     instances: Mapped[list[SessionInstance]] = relationship(
-        back_populates="session", order_by="SessionInstance.instance_id", cascade="all, delete-orphan"
+        back_populates="session",
+        order_by="SessionInstance.instance_id",
+        cascade="all, delete-orphan",
     )
     actions: Mapped[list[ActionPlugin]] = relationship(
         back_populates="session", order_by="ActionPlugin.position", cascade="all, delete-orphan"

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session as OrmSession
 
 from fenix.db.models import (
@@ -135,11 +135,20 @@ class Repository:
         return {name: session_id for name, session_id in self.orm.execute(query)}
 
     def runnable_session_ids(self, now: datetime, owner: str) -> list[str]:
-        """Unfinished sessions that are due and whose lease is free, expired or ours."""
+        """Sessions with work left, that are due and whose lease is free, expired or ours."""
+        holds_disabled_host = (
+            select(SessionHost.id)
+            .where(SessionHost.session_id == Session.id, SessionHost.disabled.is_(True))
+            .exists()
+        )
         query = (
             select(Session.id)
             .where(
-                Session.state.not_in(_FINAL),
+                or_(
+                    Session.state.not_in(_FINAL),
+                    # A deleted session still gives back the hosts it holds, even failed.
+                    and_(Session.stop_requested.is_(True), holds_disabled_host),
+                ),
                 Session.maintenance_at <= now,
                 or_(Session.owner.is_(None), Session.owner == owner, Session.lease_until < now),
             )

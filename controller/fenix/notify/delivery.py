@@ -136,8 +136,9 @@ class DeliveryWorker:
                     message.project_id,
                     data={"callback_url": job.url, "error": error, "attempts": message.attempts},
                 )
-                LOG.warning("delivery to %s is dead after %d attempts: %s", job.url,
-                            message.attempts, error)
+                LOG.warning(
+                    "delivery to %s is dead after %d attempts: %s", job.url, message.attempts, error
+                )
                 return
             delay = self.settings.delivery_backoff * 2 ** (message.attempts - 1)
             message.next_attempt_at = utcnow() + timedelta(seconds=min(delay, 60.0))

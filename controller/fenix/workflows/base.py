@@ -44,10 +44,10 @@ class BaseWorkflow:
                 session = repo.get_session(self.ctx.session_id, with_deleted=True)
                 state = SessionState(session.state)
                 stop_requested = session.stop_requested
-            if state.is_final:
-                return
             if stop_requested:
                 self.end_deleted()
+                return
+            if state.is_final:
                 return
             self.ctx.check_stop()
             try:

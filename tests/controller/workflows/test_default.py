@@ -183,3 +183,33 @@ def test_deleting_a_running_session_gives_its_hosts_back(live_stack):
     assert live.http.get(f"{live.url}/v1/maintenance/{session_id}").status_code == 404
     # The hosts are free for a new session.
     assert live.create_session()
+
+
+def test_deleting_a_failed_session_puts_the_host_it_held_back_in_service(live_stack):
+    live = live_stack.start(cloud={"hosts": 3, "projects": 1, "instances": 3})
+    driver = SimulatedDriver(live.sim_url)
+    driver.inject_fault("live_migrate", count=1, message="migration stream broken")
+    session_id = live.create_session()
+    failed = live.wait_for(session_id)
+    assert failed["state"] == "MAINTENANCE_FAILED"
+    assert not all(h.enabled for h in driver.list_hosts())
+
+    assert live.http.delete(f"{live.url}/v1/maintenance/{session_id}").status_code == 200
+
+    wait_until(lambda: all(h.enabled for h in driver.list_hosts()), what="host enabled")
+    released = [e for e in live.events(session_id) if e["kind"] == "host.enabled"]
+    assert len(released) == 1 and released[0]["data"] == {"why": "session ended"}
+
+
+def test_session_naming_no_action_plugins_gets_its_workflows_defaults(live_stack):
+    live = live_stack.start(
+        cloud={"hosts": 2, "projects": 1, "instances": 1},
+        default_actions={"default": [{"plugin": "dummy", "type": "post"}]},
+    )
+    session_id = live.create_session()
+
+    detail = live.wait_for(session_id)
+
+    assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
+    assert [(p["plugin"], p["type"]) for p in detail["action_plugins"]] == [("dummy", "post")]
+    assert [r["type"] for r in detail["action_runs"]] == ["post"]
