@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from fenix.actions.download import DownloadFailed, fetch_plugins
 from fenix.actions.plugins import PluginNotFound, resolve_playbook
 from fenix.actions.runner import TaskResult, run_playbook
 from fenix.timeutil import utcnow
@@ -36,9 +37,33 @@ class ActionLauncher:
                 (a.plugin, a.type, dict(a.meta or {})) for a in session.actions if a.type in types
             ]
             meta = dict(session.meta or {})
+            downloads = list(session.download or [])
+        if plugins and downloads:
+            self._download_once(ctx, downloads)
         for plugin, type_, plugin_meta in plugins:
             ctx.check_stop()
             self._run_one(ctx, plugin, type_, plugin_meta, meta, hosts)
+
+    def _download_once(self, ctx, urls: list[str]) -> None:
+        """Fetch the session's plug-in bundles before its first plug-in runs."""
+        target = self.artifacts_root() / ctx.session_id / "plugins"
+        marker = target / ".downloaded"
+        if marker.exists():
+            return
+        try:
+            names = fetch_plugins(urls, target)
+        except DownloadFailed as exc:
+            raise ActionFailed(str(exc)) from None
+        marker.touch()
+        with ctx.db.transaction() as repo:
+            repo.add_event(
+                ctx.session_id,
+                "action.download",
+                None,
+                None,
+                "DONE",
+                {"urls": urls, "plugins": names},
+            )
 
     def _run_one(
         self, ctx, plugin: str, type_: str, plugin_meta: dict, session_meta: dict, hosts: list[str]

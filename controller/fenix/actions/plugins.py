@@ -20,6 +20,12 @@ class PluginNotFound(LookupError):
     pass
 
 
+def collection_root() -> Path | None:
+    """The fenix.maintenance collection these plug-ins belong to (the repository root)."""
+    root = BUILTIN_DIR.resolve().parents[1]
+    return root if (root / "galaxy.yml").is_file() else None
+
+
 def builtin_plugins() -> list[str]:
     return sorted(path.stem for path in BUILTIN_DIR.glob("*.yml"))
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import ansible_runner
 
+from fenix.actions.plugins import collection_root
+
 EventCallback = Callable[[dict[str, Any]], None]
 _RESULT_EVENTS = {
     "runner_on_ok": "ok",
@@ -57,6 +59,31 @@ def _bin_dir() -> str:
     return str(Path(sys.executable).parent)
 
 
+def _link_collection(private_data_dir: Path) -> Path | None:
+    """Make fenix.maintenance importable by FQCN (its roles and modules) for this run."""
+    root = collection_root()
+    if root is None:
+        return None
+    path = private_data_dir / "collections"
+    link = path / "ansible_collections" / "fenix" / "maintenance"
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(root, target_is_directory=True)
+    return path
+
+
+def _message(result: dict[str, Any]) -> str | None:
+    """The task's message; for a loop, the messages of the items that failed."""
+    failed_items = [
+        item.get("msg")
+        for item in result.get("results") or []
+        if isinstance(item, dict) and item.get("failed") and item.get("msg")
+    ]
+    if failed_items:
+        return "; ".join(str(m) for m in failed_items)
+    return result.get("msg")
+
+
 def task_result(event: dict[str, Any]) -> TaskResult | None:
     """A task's result on a host, from a runner event; None for other events."""
     status = _RESULT_EVENTS.get(event.get("event", ""))
@@ -64,7 +91,7 @@ def task_result(event: dict[str, Any]) -> TaskResult | None:
         return None
     data = event.get("event_data", {})
     result = data.get("res") or {}
-    message = result.get("msg") if isinstance(result, dict) else None
+    message = _message(result) if isinstance(result, dict) else None
     return TaskResult(
         host=data.get("host", "?"),
         task=data.get("task", "?"),
@@ -101,6 +128,15 @@ def run_playbook(
             }
         }
     failures: list[TaskResult] = []
+    envvars = {
+        "PATH": f"{_bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}",
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+    }
+    collections = _link_collection(private_data_dir)
+    if collections:
+        others = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "~/.ansible/collections")
+        envvars["ANSIBLE_COLLECTIONS_PATH"] = f"{collections}{os.pathsep}{others}"
 
     def handle(event: dict[str, Any]) -> bool:
         result = task_result(event)
@@ -117,11 +153,7 @@ def run_playbook(
         inventory=inventory,
         limit=",".join(hosts) if hosts else None,
         extravars=extravars,
-        envvars={
-            "PATH": f"{_bin_dir()}{os.pathsep}{os.environ.get('PATH', '')}",
-            "ANSIBLE_HOST_KEY_CHECKING": "False",
-            "ANSIBLE_RETRY_FILES_ENABLED": "False",
-        },
+        envvars=envvars,
         event_handler=handle,
         quiet=True,
     )
