@@ -14,6 +14,8 @@ import threading
 import traceback
 import uuid
 
+from sqlalchemy.exc import OperationalError
+
 from fenix.engine.context import SessionContext, Stopping
 from fenix.engine.states import SessionState
 from fenix.engine.transitions import transition
@@ -59,19 +61,26 @@ class Engine:
     def _loop(self) -> None:
         lease = self.settings.lease_seconds
         while not self._stop.is_set():
-            with self.runtime.db.transaction() as repo:
-                due = repo.runnable_session_ids(utcnow(), self.id)
-            for session_id in due:
-                runner = self._runners.get(session_id)
-                if runner is not None and runner.is_alive():
-                    continue
-                with self.runtime.db.transaction() as repo:
-                    if not repo.acquire_lease(session_id, self.id, lease):
-                        continue
-                self._start_runner(session_id)
-            self._renew_leases(lease)
+            try:
+                self._look_for_work(lease)
+            except OperationalError as exc:
+                # The database is away (restarting, network): keep trying, loudly.
+                LOG.error("engine %s cannot reach the database: %s", self.id, exc)
             self._wake.wait(min(1.0, lease / 3))
             self._wake.clear()
+
+    def _look_for_work(self, lease: float) -> None:
+        with self.runtime.db.transaction() as repo:
+            due = repo.runnable_session_ids(utcnow(), self.id)
+        for session_id in due:
+            runner = self._runners.get(session_id)
+            if runner is not None and runner.is_alive():
+                continue
+            with self.runtime.db.transaction() as repo:
+                if not repo.acquire_lease(session_id, self.id, lease):
+                    continue
+            self._start_runner(session_id)
+        self._renew_leases(lease)
 
     def _renew_leases(self, lease: float) -> None:
         for session_id in self.running_sessions:
