@@ -1,0 +1,9 @@
+"""The OpenStack cloud driver (openstacksdk), and a simulated Keystone and Nova to test it.
+
+openstacksdk is optional: importing this package works without it, and OpenStackDriver says
+how to install it when it is missing.
+"""
+
+from .driver import OpenStackDriver
+
+__all__ = ["OpenStackDriver"]
