@@ -8,17 +8,31 @@ from fenix.runtime import Runtime
 
 
 def create_app(runtime: Runtime) -> Flask:
-    from fenix.api import constraints, errors, projects, sessions, subscriptions
+    from fenix.api import (
+        auth,
+        constraints,
+        errors,
+        metrics,
+        openapi,
+        projects,
+        sessions,
+        subscriptions,
+        ui,
+    )
 
     app = Flask("fenix")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["fenix"] = runtime
     errors.init_app(app)
+    auth.init_app(app, runtime.settings)
     for blueprint in (
         sessions.blueprint,
         projects.blueprint,
         constraints.blueprint,
         subscriptions.blueprint,
+        openapi.blueprint,
+        metrics.blueprint,
+        ui.blueprint,
     ):
         app.register_blueprint(blueprint)
     return app

@@ -8,6 +8,8 @@ import signal
 import sys
 import threading
 
+from fenix.client.commands import add_session_parser, run_session_command
+
 
 def _add_sim_options(parser: argparse.ArgumentParser, *, prefix: str = "sim-") -> None:
     parser.add_argument(f"--{prefix}hosts", type=int, default=None, help="compute hosts")
@@ -27,7 +29,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None, help="port (default 12347)")
     serve.add_argument("--db", default=None, help="SQLAlchemy URL (or FENIX_DATABASE_URL)")
     serve.add_argument("--public-url", default=None, help="URL managers use to reach us")
-    serve.add_argument("--cloud", choices=["simulated"], default=None)
+    serve.add_argument("--cloud", choices=["simulated", "openstack", "kubernetes"], default=None)
+    serve.add_argument("--os-cloud", default=None, help="openstack: the cloud in clouds.yaml")
+    serve.add_argument("--os-region", default=None, help="openstack: the region")
+    serve.add_argument("--kubeconfig", default=None, help="kubernetes: the kubeconfig file")
+    serve.add_argument("--kube-context", default=None, help="kubernetes: its context")
     serve.add_argument("--sim-url", default=None, help="a running simulated cloud")
     _add_sim_options(serve)
     serve.add_argument("--no-engine", action="store_true", help="API only, run no sessions")
@@ -36,8 +42,17 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--hosts", type=int, default=4)
     demo.add_argument("--projects", type=int, default=2)
     demo.add_argument("--instances", type=int, default=4, help="instances per project")
-    demo.add_argument("--workflow", default="default")
+    demo.add_argument(
+        "--cloud",
+        choices=["simulated", "openstack-sim", "k8s-sim"],
+        default="simulated",
+        help="the simulated cloud, or the openstack / kubernetes driver against its simulator",
+    )
+    demo.add_argument("--workflow", default=None, help="default: k8s on k8s-sim, else default")
     demo.add_argument("--report", default="fenix-demo-report.json", help="JSON report path")
+    demo.add_argument(
+        "--timeline", default=None, help="also draw the hosts' timeline: a .svg or .png path"
+    )
     demo.add_argument("--db", default=None, help="SQLAlchemy URL (default: a temporary file)")
     demo.add_argument("--quiet", action="store_true", help="no progress lines")
     demo.add_argument(
@@ -59,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     vnfm.add_argument("--silent", action="store_true", help="never reply")
     vnfm.add_argument("--sim-url", default=None, help="simulated cloud, to scale and move")
     vnfm.add_argument("--token", default=None)
+
+    add_session_parser(commands)
 
     commands.add_parser(
         "sim-cloud",
@@ -87,8 +104,10 @@ def main(argv: list[str] | None = None) -> int:
             hosts=args.hosts,
             projects=args.projects,
             instances=args.instances,
+            cloud=args.cloud,
             workflow=args.workflow,
             report_path=args.report,
+            timeline_path=args.timeline,
             database_url=args.db,
             quiet=args.quiet,
             actions=not args.no_actions,
@@ -96,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo(options)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "session":
+        return run_session_command(args)
     return _vnfm(args)
 
 
@@ -107,6 +128,7 @@ def _wait_for_signal() -> None:
 
 
 def _serve(args) -> int:
+    from fenix.api.auth import AuthConfigError
     from fenix.app import create_app
     from fenix.config import Settings
     from fenix.runtime import Runtime
@@ -118,6 +140,10 @@ def _serve(args) -> int:
         "database_url": args.db,
         "public_url": args.public_url,
         "cloud": args.cloud,
+        "os_cloud": args.os_cloud,
+        "os_region": args.os_region,
+        "kubeconfig": args.kubeconfig,
+        "kube_context": args.kube_context,
         "sim_url": args.sim_url,
         "sim_hosts": args.sim_hosts,
         "sim_projects": args.sim_projects,
@@ -127,17 +153,16 @@ def _serve(args) -> int:
     if args.no_engine:
         settings.run_engine = False
     log = logging.getLogger("fenix")
-    if settings.bind_host in ("127.0.0.1", "localhost", "::1"):
-        log.warning("no authentication yet: listening on %s only", settings.bind_host)
-    else:
-        log.warning(
-            "no authentication yet, and listening on %s: anyone who can reach it "
-            "can start maintenance",
-            settings.bind_host,
-        )
     runtime = Runtime(settings)
+    try:
+        # Authentication is set up here: without tokens it is open, and refused off loopback.
+        app = create_app(runtime)
+    except AuthConfigError as exc:
+        runtime.stop()
+        print(f"fenix serve: {exc}", file=sys.stderr)
+        return 2
     server = serve_in_thread(
-        create_app(runtime), settings.bind_host, settings.port, threads=settings.threads, name="api"
+        app, settings.bind_host, settings.port, threads=settings.threads, name="api"
     )
     runtime.start()
     log.info(

@@ -5,15 +5,33 @@ Nothing is read at import time; `Settings()` reads the environment when it is bu
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 def default_database_url() -> str:
     return f"sqlite:///{Path.cwd() / 'fenix.db'}"
+
+
+class TokenGrant(BaseModel):
+    """What one static API token stands for: the admin, or a member of one project."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["admin", "member"]
+    project: str | None = None
+
+    @model_validator(mode="after")
+    def _member_has_a_project(self) -> TokenGrant:
+        if self.role == "member" and not self.project:
+            raise ValueError('a "member" token needs a "project"')
+        if self.role == "admin" and self.project:
+            raise ValueError('an "admin" token has no "project": the admin acts for every one')
+        return self
 
 
 class Settings(BaseSettings):
@@ -26,7 +44,18 @@ class Settings(BaseSettings):
     """Base URL managers use to reach this controller (reply_url, instance_ids)."""
     threads: int = 16
 
-    cloud: Literal["simulated"] = "simulated"
+    cloud: Literal["simulated", "openstack", "kubernetes"] = "simulated"
+    """The cloud driver (fenix.drivers.factory): the simulated cloud, OpenStack through
+    openstacksdk, or Kubernetes through the kubernetes client."""
+    os_cloud: str | None = None
+    """openstack: the cloud's name in clouds.yaml; without it OS_CLOUD, else the OS_* variables."""
+    os_region: str | None = None
+    """openstack: the region, when the cloud has several."""
+    kubeconfig: str | None = None
+    """kubernetes: the kubeconfig file; without it $KUBECONFIG or ~/.kube/config, and inside a
+    pod (with no kube_context either) the pod's service account."""
+    kube_context: str | None = None
+    """kubernetes: the kubeconfig's context; without it the file's current-context."""
     sim_url: str | None = None
     """URL of a running simulated cloud; without it `fenix serve` starts one in-process."""
     sim_hosts: int = 4
@@ -61,8 +90,47 @@ class Settings(BaseSettings):
     """Action plug-ins per workflow for sessions that name none: {"default": [{"plugin",...}]}."""
 
     delivery_timeout: float = 5.0
-    delivery_max_attempts: int = 8
+    """Seconds a subscriber's endpoint has to answer one delivery."""
+    delivery_max_attempts: int = 6
+    """Attempts before a notification is marked dead (shown in the session's detail). With the
+    default backoff a manager that refuses connections is given up on after about 16 s, inside
+    the 20 s reply window, so the conversation need not wait the window out for it."""
     delivery_backoff: float = 0.5
+    """Seconds before the first retry; doubled after each failure, up to delivery_backoff_max."""
+    delivery_backoff_max: float = 60.0
+
+    transport_url: str | None = None
+    """oslo.messaging transport (e.g. rabbit://guest:guest@127.0.0.1:5672/): notifications go
+    onto the message bus too, from the same outbox as the webhooks."""
+    notification_topics: list[str] = ["notifications"]
+    bus_planned_event_type: Literal["maintenance.planned", "maintenance.scheduled"] = (
+        "maintenance.planned"
+    )
+    """The name maintenance.planned goes out under on the bus; AODH consumers built for
+    Fenix's code expect maintenance.scheduled."""
+
+    auth_strategy: Literal["tokens", "keystone"] = "tokens"
+    """tokens: the static API tokens below; keystone: keystonemiddleware's auth_token."""
+    tokens: dict[str, TokenGrant] = {}
+    """Static API tokens (header X-Auth-Token): {"<token>": {"role": "admin"}, "<token>":
+    {"role": "member", "project": "project-1"}}. With none at all (and no tokens_file) the API is
+    open, which the controller allows only on a loopback address."""
+    tokens_file: str | None = None
+    """A JSON file of more tokens, in the shape of `tokens`."""
+    keystone: dict[str, Any] = {}
+    """auth_token middleware options, as in a paste [filter:authtoken] section (auth_url,
+    www_authenticate_uri, auth_type, username, password, project_name, ...)."""
+    keystone_admin_roles: list[str] = ["admin"]
+    """Keystone roles that make the caller this controller's admin."""
 
     def controller_url(self) -> str:
         return self.public_url or f"http://{self.bind_host}:{self.port}"
+
+    def binds_loopback_only(self) -> bool:
+        """True when the API listens on a loopback address only (reachable from this host)."""
+        if self.bind_host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.bind_host).is_loopback
+        except ValueError:
+            return False

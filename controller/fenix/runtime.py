@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from fenix.actions.launcher import ActionLauncher
 from fenix.config import Settings
 from fenix.db.database import Database
 from fenix.drivers.base import CloudDriver
+from fenix.metrics import Metrics
+
+if TYPE_CHECKING:
+    from fenix.notify.bus import BusSender
 
 LOG = logging.getLogger(__name__)
 
@@ -22,39 +27,38 @@ class Runtime:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.db.upgrade()
-        self._owned_sim = None
+        self.metrics = Metrics(self.db)
         self.driver = driver or self._make_driver()
         self.engine = None
         self.delivery = None
+        self.bus: BusSender | None = None
         self.actions = ActionLauncher(self)
         self._wakeup = threading.Condition()
 
     def _make_driver(self) -> CloudDriver:
-        from fenix.drivers.simulated import SimulatedCloudConfig, SimulatedDriver, start_sim_cloud
+        from fenix.drivers.factory import make_driver
 
-        settings = self.settings
-        url = settings.sim_url
-        if url is None:
-            config = SimulatedCloudConfig(
-                hosts=settings.sim_hosts,
-                projects=settings.sim_projects,
-                instances=settings.sim_instances,
-                controllers=settings.sim_controllers,
-                migrate_seconds=settings.sim_migrate_seconds,
-                live_migrate_seconds=settings.sim_live_migrate_seconds,
-                maintain_seconds=settings.sim_maintain_seconds,
-            )
-            _cloud, self._owned_sim = start_sim_cloud(config)
-            url = self._owned_sim.url
-            LOG.info("simulated cloud started in-process at %s", url)
-        return SimulatedDriver(url)
+        return make_driver(self.settings)
+
+    def _make_bus(self) -> BusSender | None:
+        """The oslo.messaging sender when a transport is configured; its subscription in step."""
+        from fenix.notify.bus import BusSender, sync_bus_subscription
+
+        with self.db.transaction() as repo:
+            sync_bus_subscription(repo, self.settings)
+        if not self.settings.transport_url:
+            return None
+        bus = BusSender(self.settings)
+        LOG.info("notifications go to the message bus at %s, topics %s", bus.url, bus.topics)
+        return bus
 
     def start(self) -> None:
         """Start the delivery worker, and the engine unless settings say not to."""
         from fenix.engine.supervisor import Engine
         from fenix.notify.delivery import DeliveryWorker
 
-        self.delivery = DeliveryWorker(self.db, self.settings)
+        self.bus = self._make_bus()
+        self.delivery = DeliveryWorker(self.db, self.settings, self.bus)
         self.delivery.start()
         if self.settings.run_engine:
             self.engine = Engine(self)
@@ -78,7 +82,7 @@ class Runtime:
             self.engine.stop()
         if self.delivery is not None:
             self.delivery.stop()
+        if self.bus is not None:
+            self.bus.close()
         self.driver.close()
-        if self._owned_sim is not None:
-            self._owned_sim.stop()
         self.db.dispose()

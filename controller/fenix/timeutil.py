@@ -20,7 +20,7 @@ def to_iso(value: datetime | None) -> str | None:
 
 def parse_timestamp(text: str) -> datetime:
     """Accept the contract's "YYYY-MM-DD HH:MM:SS" (UTC) and ISO 8601; return naive UTC."""
-    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return value

@@ -1,7 +1,8 @@
 """A live controller for tests: simulated cloud, Runtime with its engine, the API on a free port.
 
 Everything is real: HTTP over sockets, a SQLite file, the engine's threads, the simulated
-cloud's timed moves. Only the durations are short.
+cloud's timed moves, API tokens (the admin's for `http`, each project's for its manager). Only
+the durations are short.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 import requests
 
 from fenix.app import create_app
-from fenix.config import Settings
+from fenix.config import Settings, TokenGrant
+from fenix.drivers.base import CloudDriver
 from fenix.drivers.simulated import SimulatedCloudConfig, SimulatedDriver, start_sim_cloud
 from fenix.runtime import Runtime
 from fenix.vnfm import SampleVnfm, VnfmConfig
@@ -33,6 +35,14 @@ def wait_until(predicate, timeout: float = 10.0, what: str = "condition"):
     return value
 
 
+def live_tokens(projects: int) -> dict[str, TokenGrant]:
+    """API tokens: "admin-token" and "<project>-token" for project-1 ... project-<projects>."""
+    tokens = {"admin-token": TokenGrant(role="admin")}
+    for index in range(1, projects + 1):
+        tokens[f"project-{index}-token"] = TokenGrant(role="member", project=f"project-{index}")
+    return tokens
+
+
 @dataclass
 class LiveController:
     url: str
@@ -40,10 +50,26 @@ class LiveController:
     runtime: Runtime
     cloud: Any
     http: requests.Session = field(default_factory=requests.Session)
+    """The admin's: it sends the admin token."""
     managers: list[SampleVnfm] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.admin_token:
+            self.http.headers["X-Auth-Token"] = self.admin_token
+
+    @property
+    def admin_token(self) -> str | None:
+        tokens = self.runtime.settings.tokens
+        return next((t for t, grant in tokens.items() if grant.role == "admin"), None)
+
+    def token_for(self, project_id: str) -> str | None:
+        """The project's API token (None when the controller runs without tokens)."""
+        tokens = self.runtime.settings.tokens
+        return next((t for t, grant in tokens.items() if grant.project == project_id), None)
 
     def add_manager(self, project_id: str, **options: Any) -> SampleVnfm:
         options.setdefault("cloud", SimulatedDriver(self.sim_url))
+        options.setdefault("token", self.token_for(project_id))
         vnfm = SampleVnfm(VnfmConfig(controller_url=self.url, project_id=project_id, **options))
         self.managers.append(vnfm.start())
         return vnfm
@@ -84,7 +110,11 @@ class LiveStack:
         self.tmp_path = tmp_path
         self._stops: list = []
 
-    def start(self, cloud: dict | None = None, **settings: Any) -> LiveController:
+    def start(
+        self, cloud: dict | None = None, driver: CloudDriver | None = None, **settings: Any
+    ) -> LiveController:
+        """``driver``: the cloud the controller drives instead of the simulated one (which
+        then only idles); the Runtime closes it when it stops."""
         config = SimulatedCloudConfig(**{**FAST_CLOUD, **(cloud or {})})
         sim, sim_server = start_sim_cloud(config)
         self._stops += [sim.close, sim_server.stop]
@@ -94,9 +124,10 @@ class LiveStack:
             "sim_url": sim_server.url,
             "reply_window": 5.0,
             "long_reply_window": 5.0,
+            "tokens": live_tokens(max(config.projects, 4)),
             **settings,
         }
-        runtime = Runtime(Settings(**values))
+        runtime = Runtime(Settings(**values), driver=driver)
         api = serve_in_thread(create_app(runtime), name="api")
         runtime.settings.public_url = api.url
         runtime.start()

@@ -2,6 +2,10 @@
 
 The workflows read them to decide how many instances of a group may be down at once and how
 each instance may be moved; this module only stores them, validated, per instance and group.
+
+A project member sets constraints for its own project only: on an instance the cloud says is
+its own (or that the cloud does not know yet) and in a group of its own. Another project's
+instances and groups are answered as missing.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from typing import Any
 from flask import Blueprint
 
 from fenix.api import json_body, runtime
-from fenix.api.auth import require_project_access
+from fenix.api.auth import Caller, require_project_access, require_visible
 from fenix.api.errors import bad_request, not_found
 from fenix.api.schemas import GroupConstraintBody, InstanceConstraintBody
 from fenix.api.views import group_constraint_view, instance_constraint_view
@@ -24,17 +28,41 @@ def _same_id(field: str, in_body: str | None, in_url: str) -> None:
         raise bad_request(f"{field}: the body names {in_body}, the URL {in_url}")
 
 
+def _instance_missing(instance_id: str) -> str:
+    return f"no constraints for instance {instance_id}"
+
+
+def _group_missing(group_id: str) -> str:
+    return f"no constraints for instance group {group_id}"
+
+
+def _check_cloud_owner(who: Caller, instance_id: str) -> None:
+    """A member may not constrain an instance that the cloud says is another project's."""
+    if who.is_admin:
+        return
+    owner = next(
+        (i.project_id for i in runtime().driver.list_instances() if i.instance_id == instance_id),
+        None,
+    )
+    if owner is not None:
+        require_visible(owner, _instance_missing(instance_id))
+
+
 # -- instances -----------------------------------------------------------------------------
 @blueprint.put("/instance/<instance_id>")
 def put_instance(instance_id: str) -> dict[str, Any]:
     body = json_body(InstanceConstraintBody)
     _same_id("instance_id", body.instance_id, instance_id)
-    require_project_access(body.project_id)
+    who = require_project_access(body.project_id)
+    _check_cloud_owner(who, instance_id)
     fields = body.model_dump(mode="json", exclude={"instance_id"})
     with runtime().db.transaction() as repo:
         existing = repo.get_instance_constraint(instance_id)
         if existing is not None:
-            require_project_access(existing.project_id)
+            require_visible(existing.project_id, _instance_missing(instance_id))
+        group = repo.get_group_constraint(body.group_id) if body.group_id else None
+        if group is not None:
+            require_visible(group.project_id, _group_missing(group.group_id))
         row = repo.put_instance_constraint(instance_id, fields)
     return instance_constraint_view(row)
 
@@ -44,8 +72,8 @@ def get_instance(instance_id: str) -> dict[str, Any]:
     with runtime().db.transaction() as repo:
         row = repo.get_instance_constraint(instance_id)
         if row is None:
-            raise not_found(f"no constraints for instance {instance_id}")
-        require_project_access(row.project_id)
+            raise not_found(_instance_missing(instance_id))
+        require_visible(row.project_id, _instance_missing(instance_id))
         return instance_constraint_view(row)
 
 
@@ -54,8 +82,8 @@ def delete_instance(instance_id: str) -> dict[str, Any]:
     with runtime().db.transaction() as repo:
         row = repo.get_instance_constraint(instance_id)
         if row is None:
-            raise not_found(f"no constraints for instance {instance_id}")
-        require_project_access(row.project_id)
+            raise not_found(_instance_missing(instance_id))
+        require_visible(row.project_id, _instance_missing(instance_id))
         repo.delete_row(row)
         repo.add_event(None, "constraint.instance.deleted", instance_id)
     return {"instance_id": instance_id}
@@ -71,7 +99,7 @@ def put_group(group_id: str) -> dict[str, Any]:
     with runtime().db.transaction() as repo:
         existing = repo.get_group_constraint(group_id)
         if existing is not None:
-            require_project_access(existing.project_id)
+            require_visible(existing.project_id, _group_missing(group_id))
         row = repo.put_group_constraint(group_id, fields)
     return group_constraint_view(row)
 
@@ -81,8 +109,8 @@ def get_group(group_id: str) -> dict[str, Any]:
     with runtime().db.transaction() as repo:
         row = repo.get_group_constraint(group_id)
         if row is None:
-            raise not_found(f"no constraints for instance group {group_id}")
-        require_project_access(row.project_id)
+            raise not_found(_group_missing(group_id))
+        require_visible(row.project_id, _group_missing(group_id))
         return group_constraint_view(row)
 
 
@@ -91,8 +119,8 @@ def delete_group(group_id: str) -> dict[str, Any]:
     with runtime().db.transaction() as repo:
         row = repo.get_group_constraint(group_id)
         if row is None:
-            raise not_found(f"no constraints for instance group {group_id}")
-        require_project_access(row.project_id)
+            raise not_found(_group_missing(group_id))
+        require_visible(row.project_id, _group_missing(group_id))
         repo.delete_row(row)
         repo.add_event(None, "constraint.group.deleted", group_id)
     return {"group_id": group_id}

@@ -4,6 +4,11 @@ A reply is taken only while the engine waits for exactly that answer from that p
 other is refused with a 409 that says what the session does wait for, and the refusal is logged
 as an event, so a confused manager can be diagnosed from the session's event log.
 
+The vnf workflow asks about one instance at a time, and about several of a project's instances
+at once (SessionAsk rows): such a reply is matched to its ask by instance id, from the notice's
+own reply_url (`.../<project>/<instance>`), the ids of `instance_actions` or `instance_ids`, or,
+with a lone `instance_action`, the one instance the project is asked about.
+
 `/v1/maintenance/<session>/detail` and `/events` are the admin's: a project named `detail` or
 `events` is reached through the older `/v1/project/<project>/maintenance/<session>` form.
 """
@@ -15,7 +20,7 @@ from typing import Any
 from flask import Blueprint
 
 from fenix.api import raw_json_object, runtime, validate
-from fenix.api.auth import require_project_access
+from fenix.api.auth import require_visible
 from fenix.api.errors import bad_request, conflict, not_found
 from fenix.api.schemas import ProjectReply
 from fenix.db.models import Session, SessionProject
@@ -24,6 +29,11 @@ from fenix.engine.states import FINAL_SESSION_STATES, REPLY_STEPS
 from fenix.timeutil import to_iso, utcnow
 
 blueprint = Blueprint("projects", __name__)
+
+
+def _own_project(session_id: str, project_id: str) -> None:
+    """A 404 for another project's URL, the same whether or not the session exists."""
+    require_visible(project_id, f"no maintenance session {session_id} for project {project_id}")
 
 
 def _session_and_project(
@@ -42,15 +52,18 @@ def _session_and_project(
 @blueprint.get("/v1/project/<project_id>/maintenance/<session_id>")
 def get_project_instances(session_id: str, project_id: str) -> dict[str, Any]:
     """The project's instances that the session's current step affects."""
-    require_project_access(project_id)
+    _own_project(session_id, project_id)
     with runtime().db.transaction() as repo:
-        _session, project = _session_and_project(repo, session_id, project_id)
-        return {"instance_ids": list(project.instance_ids)}
+        session, project = _session_and_project(repo, session_id, project_id)
+        # Per-instance asks (vnf workflow) waiting for an answer, else the project's step.
+        asks = repo.asks(session.id, open_only=True, project_id=project_id)
+        asked = list(dict.fromkeys(a.instance_id for a in asks))
+        return {"instance_ids": asked or list(project.instance_ids)}
 
 
 @blueprint.put("/v1/maintenance/<session_id>/<project_id>")
 def reply(session_id: str, project_id: str) -> dict[str, Any]:
-    require_project_access(project_id)
+    _own_project(session_id, project_id)
     data = raw_json_object()
     body = validate(ProjectReply, data)
     if body.session_id is not None and body.session_id != session_id:
@@ -60,7 +73,9 @@ def reply(session_id: str, project_id: str) -> dict[str, Any]:
     with runtime().db.transaction() as repo:
         session, project = _session_and_project(repo, session_id, project_id)
         refusal = _refusal(session, project, body)
-        if refusal is None:
+        if refusal is not None and _asked_per_instance(repo, session, project_id, body):
+            refusal = _answer_asks(repo, session, project_id, body, data)
+        elif refusal is None:
             actions = _instance_actions(project, body)
             project.reply = body.state
             project.replied_at = utcnow()
@@ -124,3 +139,115 @@ def _instance_actions(project: SessionProject, body: ProjectReply) -> dict[str, 
             f"project {project.project_id} ({', '.join(instance_ids) or 'none'})"
         )
     return {instance_id: str(action) for instance_id, action in body.instance_actions.items()}
+
+
+# -- per-instance asks (the vnf workflow) ----------------------------------------------------
+@blueprint.get("/v1/maintenance/<session_id>/<project_id>/<instance_id>")
+def get_instance_ask(session_id: str, project_id: str, instance_id: str) -> dict[str, Any]:
+    """The instance a per-instance notice is about, as its reply_url gives it."""
+    _own_project(session_id, project_id)
+    with runtime().db.transaction() as repo:
+        session, _project = _session_and_project(repo, session_id, project_id)
+        asks = repo.asks(session.id, project_id=project_id)
+        if not any(a.instance_id == instance_id for a in asks):
+            raise not_found(f"session {session_id} asked {project_id} nothing about {instance_id}")
+        return {"instance_ids": [instance_id]}
+
+
+@blueprint.put("/v1/maintenance/<session_id>/<project_id>/<instance_id>")
+def reply_for_instance(session_id: str, project_id: str, instance_id: str) -> dict[str, Any]:
+    """The reply_url of a per-instance notice: the answer is about that instance."""
+    _own_project(session_id, project_id)
+    data = raw_json_object()
+    body = validate(ProjectReply, data)
+    if body.session_id is not None and body.session_id != session_id:
+        raise bad_request(
+            f"session_id: the body names session {body.session_id}, the URL {session_id}"
+        )
+    with runtime().db.transaction() as repo:
+        session, _project = _session_and_project(repo, session_id, project_id)
+        refusal = _answer_asks(repo, session, project_id, body, data, instance_id)
+    if refusal is not None:
+        raise conflict(refusal)
+    runtime().wake(session_id)
+    return {"session_id": session_id, "project_id": project_id, "state": body.state}
+
+
+def _asked_per_instance(
+    repo: Repository, session: Session, project_id: str, body: ProjectReply
+) -> bool:
+    return any(
+        a.step == body.step for a in repo.asks(session.id, open_only=True, project_id=project_id)
+    )
+
+
+def _answer_asks(
+    repo: Repository,
+    session: Session,
+    project_id: str,
+    body: ProjectReply,
+    data: dict[str, Any],
+    instance_id: str | None = None,
+) -> str | None:
+    """Record the reply on the asks it answers; the refusal (logged) when it answers none."""
+    open_asks = {
+        a.instance_id: a
+        for a in repo.asks(session.id, open_only=True, project_id=project_id)
+        if a.step == body.step
+    }
+    if instance_id is not None:
+        extra = sorted(set(body.instance_actions) - {instance_id})
+        if extra:
+            raise bad_request(
+                f"instance_actions: this reply_url is about {instance_id} only, not "
+                f"{', '.join(extra)}"
+            )
+        ids = [instance_id]
+    elif body.instance_actions:
+        ids = list(body.instance_actions)
+    elif body.instance_ids:
+        ids = list(body.instance_ids)
+    elif len(open_asks) > 1:
+        raise bad_request(
+            f"{project_id} is asked about {len(open_asks)} instances; name the one this "
+            "answers: reply to its notice's reply_url, or give instance_actions or instance_ids"
+        )
+    else:
+        ids = list(open_asks)
+    if body.instance_action is not None and len(ids) != 1:
+        raise bad_request("instance_action answers for one instance; give instance_actions")
+    missing = [i for i in ids if i not in open_asks]
+    refusal = None
+    if _ended(session):
+        refusal = f"project {project_id} is not waiting for {body.state}: {_ended(session)}"
+    elif missing or not ids:
+        refusal = (
+            f"project {project_id} is not waiting for {body.state} about "
+            f"{', '.join(missing) or 'any instance'}"
+        )
+    if refusal is not None:
+        repo.add_event(
+            session.id,
+            "project.reply.rejected",
+            project_id,
+            None,
+            body.state,
+            {"body": data, "reason": refusal},
+        )
+        return refusal
+    now = utcnow()
+    for asked in ids:
+        ask = open_asks[asked]
+        action = body.instance_action or body.instance_actions.get(asked)
+        ask.reply = body.state
+        ask.replied_at = now
+        ask.instance_action = str(action) if action is not None else None
+    repo.add_event(
+        session.id,
+        "project.reply",
+        project_id,
+        None,
+        body.state,
+        {**data, "keys": [open_asks[i].key for i in ids]},
+    )
+    return None

@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -34,6 +35,7 @@ from fenix.workflows import available_workflows
 
 _REPLY_STEP_NAMES = [str(step) for step in ProjectStep if step in REPLY_STEPS]
 """In the order of the conversation, for messages."""
+_ANSWERS = ("ACK", "NACK")
 _REPLY_STATE = re.compile(r"(ACK|NACK)_([A-Z_]+)")
 _ACTION_TYPE = r"^[a-z][a-z0-9_-]*$"
 
@@ -68,10 +70,31 @@ def _callback_url(value: str) -> str:
     return value
 
 
-Timestamp = Annotated[datetime, BeforeValidator(_timestamp)]
+_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?([/?#]|$)"
+"""What /v1/openapi.json says of URLs: a subset of what the validators accept."""
+
+_CONTRACT_TIME = (
+    r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8]) "
+    r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
+)
+"""The contract's "YYYY-MM-DD HH:MM:SS" for the document; days to 28, so any match is a date."""
+Timestamp = Annotated[
+    datetime,
+    BeforeValidator(_timestamp),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "UTC as 'YYYY-MM-DD HH:MM:SS' (Fenix's form), or RFC 3339",
+            "anyOf": [{"format": "date-time"}, {"pattern": _CONTRACT_TIME}],
+            "examples": ["2018-02-28 06:06:03"],
+        }
+    ),
+]
 """UTC as "YYYY-MM-DD HH:MM:SS" or ISO 8601 on the wire; naive UTC inside."""
 Name = Annotated[str, Field(min_length=1, max_length=255)]
-WebUrl = Annotated[str, AfterValidator(_web_url)]
+WebUrl = Annotated[
+    str, AfterValidator(_web_url), Field(json_schema_extra={"pattern": _URL_PATTERN})
+]
 Count = Annotated[int, Field(strict=True, ge=0)]
 """Whole seconds or instances; strict, so "5" and true are not taken for numbers."""
 Flag = Annotated[bool, Field(strict=True)]
@@ -84,6 +107,11 @@ def _instance_action(value: Any) -> Any:
 
 
 MigrationType = Annotated[InstanceAction, BeforeValidator(_instance_action)]
+
+
+def _workflow_names(schema: dict[str, Any]) -> None:
+    # Listed when the schema is made (GET /v1/openapi.json): workflow plug-ins are found by name.
+    schema["enum"] = available_workflows()
 
 
 # -- admin: sessions ---------------------------------------------------------------------
@@ -105,7 +133,7 @@ class CreateSession(BaseModel):
     state: Literal["MAINTENANCE"]
     maintenance_at: Timestamp | None = None
     """When to start; absent or null: now."""
-    workflow: str = "default"
+    workflow: Annotated[str, Field(json_schema_extra=_workflow_names)] = "default"
     metadata: dict[str, Any] = {}
     actions: list[ActionSpec] = []
     download: list[WebUrl] = []
@@ -153,7 +181,14 @@ class ProjectReply(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    state: str
+    state: Annotated[
+        str,
+        Field(
+            json_schema_extra={
+                "enum": [f"{answer}_{step}" for step in _REPLY_STEP_NAMES for answer in _ANSWERS]
+            }
+        ),
+    ]
     instance_actions: dict[Name, InstanceAction] = {}
     instance_action: InstanceAction | None = None
     """The vnf workflow's form, when the step names one instance."""
@@ -228,7 +263,9 @@ class CreateSubscription(BaseModel):
     event_types: Annotated[list[EventType], Field(min_length=1)]
     project_id: Name | None = None
     """None: infrastructure-wide events (maintenance.host, maintenance.session)."""
-    callback_url: Annotated[str, AfterValidator(_callback_url)]
+    callback_url: Annotated[
+        str, AfterValidator(_callback_url), Field(json_schema_extra={"pattern": _URL_PATTERN})
+    ]
     secret: Annotated[str, Field(min_length=1)] | None = None
     """HMAC-SHA256 key for the X-Fenix-Signature header; never shown again."""
     format: Literal["fenix", "aodh"] = "fenix"

@@ -2,7 +2,8 @@
 
 A session is written in one transaction with its hosts, its first event and its first
 notification, so a rejected request leaves nothing behind. The API never runs the workflow
-itself: it records what the admin asked for and wakes the engine.
+itself: it records what the admin asked for and wakes the engine. Every endpoint here is the
+admin's: a project member's token gets a 403 before any session is looked up.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from flask import Blueprint, current_app, request
 from flask.blueprints import BlueprintSetupState
 
 from fenix.api import json_body, runtime
+from fenix.api.auth import require_admin
 from fenix.api.errors import bad_gateway, bad_request, conflict, not_found
 from fenix.api.schemas import CreateSession, UpdateSession
 from fenix.api.views import event_view, session_detail, session_summary
@@ -26,6 +28,12 @@ from fenix.notify import notifier
 from fenix.timeutil import utcnow
 
 blueprint = Blueprint("sessions", __name__, url_prefix="/v1/maintenance")
+
+
+@blueprint.before_request
+def _admin_only() -> None:
+    require_admin()
+
 
 _CREATE_LOCK = "fenix.api.sessions.create_lock"
 

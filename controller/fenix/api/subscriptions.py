@@ -3,6 +3,10 @@
 A project's manager subscribes to maintenance.planned for its project (which also tells the
 workflow that the project has a manager that will answer); infrastructure services subscribe
 with no project. The secret signs deliveries and is never shown back.
+
+A project member subscribes for its own project only, and sees and deletes only its project's
+subscriptions (another's are answered as missing). The admin sees every one, including the
+message bus's (`oslo.messaging`), which the configuration keeps and the API does not delete.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from flask import Blueprint
 
 from fenix.api import json_body, runtime
 from fenix.api.auth import caller, require_project_access
-from fenix.api.errors import not_found
+from fenix.api.errors import conflict, not_found
 from fenix.api.schemas import CreateSubscription
 from fenix.api.views import subscription_view
+from fenix.notify.bus import is_bus
 
 blueprint = Blueprint("subscriptions", __name__, url_prefix="/v1/subscriptions")
 
@@ -57,6 +62,11 @@ def delete_subscription(subscription_id: str) -> dict[str, Any]:
         # business of the caller.
         if subscription is None or not caller().may_act_for(subscription.project_id):
             raise not_found(f"no subscription {subscription_id}")
+        if is_bus(subscription):
+            raise conflict(
+                "the message bus subscription follows the configuration: unset "
+                "FENIX_TRANSPORT_URL and restart the controller to stop sending to the bus"
+            )
         repo.delete_row(subscription)
         repo.add_event(None, "subscription.deleted", subscription_id)
     return {"subscription_id": subscription_id}

@@ -14,6 +14,7 @@ from fenix.db.models import (
     Event,
     InstanceConstraint,
     InstanceGroupConstraint,
+    OutboxMessage,
     Session,
     SessionHost,
     SessionInstance,
@@ -48,6 +49,37 @@ def session_detail(repo: Repository, session: Session) -> dict[str, Any]:
         "instances": [instance_view(instance) for instance in session.instances],
         "action_plugins": [action_plugin_view(action) for action in session.actions],
         "action_runs": [action_run_view(run) for run in repo.action_runs(session.id)],
+        "deliveries": deliveries_view(repo, session.id),
+        "dead_notifications": [
+            dead_notification_view(repo, message) for message in repo.dead_outbox(session.id)
+        ],
+        "constraint_breaches": [
+            breach
+            for instance in session.instances
+            for breach in (instance.details or {}).get("breaches", [])
+        ],
+    }
+
+
+def deliveries_view(repo: Repository, session_id: str) -> dict[str, int]:
+    """How many of the session's notifications (one per subscriber) are in each state."""
+    counts = repo.outbox_counts(session_id)
+    return {state.lower(): counts.get(state, 0) for state in ("PENDING", "DELIVERED", "DEAD")}
+
+
+def dead_notification_view(repo: Repository, message: OutboxMessage) -> dict[str, Any]:
+    """A notification given up on: to whom, which step, and why (never the secret)."""
+    subscription = repo.get_subscription(message.subscription_id)
+    return {
+        "message_id": message.message_id,
+        "event_type": message.event_type,
+        "state": (message.body.get("payload") or {}).get("state"),
+        "project_id": message.project_id,
+        "subscription_id": message.subscription_id,
+        "callback_url": subscription.callback_url if subscription is not None else None,
+        "attempts": message.attempts,
+        "last_error": message.last_error,
+        "created_at": to_iso(message.created_at),
     }
 
 

@@ -120,6 +120,35 @@ class SessionProject(Base):
     session: Mapped[Session] = relationship(back_populates="projects")
 
 
+class SessionAsk(Base):
+    """One question to a project about one instance: the vnf workflow's per-instance steps.
+
+    A project may be asked about several of its instances at once (hosts are maintained in
+    parallel), so these rows sit beside the project's one project-wide step; a reply is matched
+    to its row by instance id.
+    """
+
+    __tablename__ = "session_asks"
+    __table_args__ = (UniqueConstraint("session_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = _session_fk()
+    key: Mapped[str] = mapped_column(String(255))
+    """Which question: step, host and instance, so one instance may be asked again later."""
+    project_id: Mapped[str] = mapped_column(String(255))
+    instance_id: Mapped[str] = mapped_column(String(255))
+    step: Mapped[str] = mapped_column(String(32))
+    allowed_actions: Mapped[list[Any]] = mapped_column(default=list)
+    notified_at: Mapped[datetime] = mapped_column(DateTime)
+    reply_at: Mapped[datetime] = mapped_column(DateTime)
+    actions_at: Mapped[datetime] = mapped_column(DateTime)
+    """No action on the instance before this: the notice plus the instance's lead_time."""
+    has_manager: Mapped[bool] = mapped_column(Boolean, default=False)
+    reply: Mapped[str | None] = mapped_column(String(64))
+    replied_at: Mapped[datetime | None] = mapped_column(DateTime)
+    instance_action: Mapped[str | None] = mapped_column(String(32))
+
+
 class SessionInstance(Base):
     __tablename__ = "session_instances"
     __table_args__ = (UniqueConstraint("session_id", "instance_id"),)

@@ -23,12 +23,13 @@ from fenix.db.models import (
     InstanceGroupConstraint,
     OutboxMessage,
     Session,
+    SessionAsk,
     SessionHost,
     SessionInstance,
     SessionProject,
     Subscription,
 )
-from fenix.engine.states import FINAL_SESSION_STATES, SessionState
+from fenix.engine.states import FINAL_SESSION_STATES, REPLY_STEPS, SessionState
 from fenix.timeutil import utcnow
 
 _FINAL = [str(state) for state in FINAL_SESSION_STATES]
@@ -149,7 +150,8 @@ class Repository:
                     # A deleted session still gives back the hosts it holds, even failed.
                     and_(Session.stop_requested.is_(True), holds_disabled_host),
                 ),
-                Session.maintenance_at <= now,
+                # A deleted session is stopped now, even one planned for later.
+                or_(Session.maintenance_at <= now, Session.stop_requested.is_(True)),
                 or_(Session.owner.is_(None), Session.owner == owner, Session.lease_until < now),
             )
             .order_by(Session.created_at)
@@ -202,6 +204,39 @@ class Repository:
         session.instances.append(instance)
         return instance
 
+    def session_instances(
+        self, session_id: str, instance_ids: Iterable[str] | None = None
+    ) -> list[SessionInstance]:
+        """The session's instance rows (only these ids), without loading the whole session."""
+        query = select(SessionInstance).where(SessionInstance.session_id == session_id)
+        if instance_ids is not None:
+            query = query.where(SessionInstance.instance_id.in_(list(instance_ids)))
+        return list(self.orm.scalars(query))
+
+    # -- per-instance asks (the vnf workflow) ----------------------------------------------
+    def add_ask(self, **fields: Any) -> SessionAsk:
+        ask = SessionAsk(**fields)
+        self.orm.add(ask)
+        return ask
+
+    def asks(
+        self,
+        session_id: str,
+        *,
+        open_only: bool = False,
+        project_id: str | None = None,
+        keys: Iterable[str] | None = None,
+    ) -> list[SessionAsk]:
+        """The session's per-instance asks, oldest first; open ones are still unanswered."""
+        query = select(SessionAsk).where(SessionAsk.session_id == session_id)
+        if open_only:
+            query = query.where(SessionAsk.reply.is_(None))
+        if project_id is not None:
+            query = query.where(SessionAsk.project_id == project_id)
+        if keys is not None:
+            query = query.where(SessionAsk.key.in_(list(keys)))
+        return list(self.orm.scalars(query.order_by(SessionAsk.id)))
+
     # -- action plug-in runs ---------------------------------------------------------------
     def add_action_run(
         self, session_id: str, plugin: str, type_: str, hosts: list[str]
@@ -251,6 +286,20 @@ class Repository:
         self.add_event(None, "constraint.group", group_id, data=dict(fields))
         return row
 
+    def constraint_history(self, subject: str) -> Sequence[Event]:
+        """Every version of an instance's or a group's constraints, oldest first: each PUT is
+        logged with the whole of its values, each DELETE as such."""
+        query = (
+            select(Event)
+            .where(
+                Event.session_id.is_(None),
+                Event.kind.startswith("constraint."),
+                Event.subject == subject,
+            )
+            .order_by(Event.id)
+        )
+        return self.orm.scalars(query).all()
+
     def delete_row(self, row: object) -> None:
         self.orm.delete(row)
 
@@ -260,9 +309,15 @@ class Repository:
         )
         return {row.instance_id: row for row in self.orm.scalars(query)}
 
+    def group_constraints(self, group_ids: Iterable[str]) -> dict[str, InstanceGroupConstraint]:
+        query = select(InstanceGroupConstraint).where(
+            InstanceGroupConstraint.group_id.in_(list(group_ids))
+        )
+        return {row.group_id: row for row in self.orm.scalars(query)}
+
     # -- subscriptions and the outbox ----------------------------------------------------
     def add_subscription(self, **fields: Any) -> Subscription:
-        subscription = Subscription(id=str(uuid.uuid4()), **fields)
+        subscription = Subscription(**{"id": str(uuid.uuid4()), **fields})
         self.orm.add(subscription)
         self.orm.flush()
         return subscription
@@ -317,3 +372,110 @@ class Repository:
 
     def get_outbox(self, message_id: int) -> OutboxMessage | None:
         return self.orm.get(OutboxMessage, message_id)
+
+    def claim_outbox(self, outbox_id: int, now: datetime, until: datetime) -> bool:
+        """Take a due pending message for sending until `until`; False if another took it."""
+        result = self.orm.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == outbox_id,
+                OutboxMessage.state == "PENDING",
+                OutboxMessage.next_attempt_at <= now,
+            )
+            .values(next_attempt_at=until)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    def release_outbox(self, outbox_ids: list[int], now: datetime) -> None:
+        """Give claimed, never tried messages back: due at `now` for any worker."""
+        self.orm.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(outbox_ids), OutboxMessage.state == "PENDING")
+            .values(next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+    def outbox_counts(self, session_id: str) -> dict[str, int]:
+        """How many of the session's notifications are in each delivery state."""
+        query = (
+            select(OutboxMessage.state, func.count())
+            .where(OutboxMessage.session_id == session_id)
+            .group_by(OutboxMessage.state)
+        )
+        return {state: count for state, count in self.orm.execute(query)}
+
+    def dead_outbox(self, session_id: str) -> Sequence[OutboxMessage]:
+        query = (
+            select(OutboxMessage)
+            .where(OutboxMessage.session_id == session_id, OutboxMessage.state == "DEAD")
+            .order_by(OutboxMessage.id)
+        )
+        return self.orm.scalars(query).all()
+
+    def project_outbox_since(
+        self, session_id: str, project_id: str, event_type: str, since: datetime
+    ) -> Sequence[OutboxMessage]:
+        """A project's notifications of one type in a session, written at or after `since`."""
+        query = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.session_id == session_id,
+                OutboxMessage.project_id == project_id,
+                OutboxMessage.event_type == event_type,
+                OutboxMessage.created_at >= since,
+            )
+            .order_by(OutboxMessage.id)
+        )
+        return self.orm.scalars(query).all()
+
+    # -- figures for /metrics (fenix.metrics reads them at each scrape) ----------------------
+    def count_sessions_by_state(self) -> dict[str, int]:
+        """Sessions not deleted, per state."""
+        query = (
+            select(Session.state, func.count())
+            .where(Session.deleted.is_(False))
+            .group_by(Session.state)
+        )
+        return {state: count for state, count in self.orm.execute(query)}
+
+    def count_running_hosts_by_state(self) -> dict[str, int]:
+        """Hosts of the sessions still running, per host state."""
+        query = (
+            select(SessionHost.state, func.count())
+            .join(Session, SessionHost.session_id == Session.id)
+            .where(Session.state.not_in(_FINAL))
+            .group_by(SessionHost.state)
+        )
+        return {state: count for state, count in self.orm.execute(query)}
+
+    def count_disabled_hosts(self) -> int:
+        """Hosts some session holds out of service now (a deleted or failed one too)."""
+        query = select(func.count()).select_from(SessionHost).where(SessionHost.disabled.is_(True))
+        return self.orm.scalar(query) or 0
+
+    def count_awaited_replies(self) -> int:
+        """Projects of running sessions told a step and not yet answered."""
+        query = (
+            select(func.count())
+            .select_from(SessionProject)
+            .join(Session, SessionProject.session_id == Session.id)
+            .where(
+                Session.state.not_in(_FINAL),
+                SessionProject.reply.is_(None),
+                SessionProject.step.in_([str(step) for step in REPLY_STEPS]),
+            )
+        )
+        return self.orm.scalar(query) or 0
+
+    def count_outbox(self) -> list[tuple[str, str, int, int]]:
+        """(event type, delivery state, messages, delivery attempts) over the whole outbox."""
+        query = select(
+            OutboxMessage.event_type,
+            OutboxMessage.state,
+            func.count(),
+            func.coalesce(func.sum(OutboxMessage.attempts), 0),
+        ).group_by(OutboxMessage.event_type, OutboxMessage.state)
+        return [
+            (kind, state, int(n), int(tries)) for kind, state, n, tries in self.orm.execute(query)
+        ]

@@ -1,12 +1,15 @@
 """`fenix demo`: a whole maintenance session on one machine, with nothing to set up.
 
-It starts a simulated cloud, the controller on a free port, one sample VNFM per project, runs
-one session over every host, prints progress as it goes and writes a JSON report.
+It starts a simulated cloud (or, with --cloud, the OpenStack or Kubernetes driver against its
+simulator: fenix.demo.clouds), the controller on a free port, one sample VNFM per project,
+runs one session over every host, prints progress as it goes and writes a JSON report.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -15,16 +18,14 @@ from pathlib import Path
 import requests
 
 from fenix.app import create_app
-from fenix.config import Settings
+from fenix.config import Settings, TokenGrant
+from fenix.demo.clouds import start_demo_cloud
 from fenix.demo.report import build_report
-from fenix.drivers.simulated import SimulatedCloudConfig, SimulatedDriver, start_sim_cloud
+from fenix.demo.timeline import TimelineError, check_target, render_svg, write_timeline
 from fenix.runtime import Runtime
 from fenix.timeutil import to_iso, utcnow
 from fenix.vnfm import SampleVnfm, VnfmConfig
 from fenix.wsgi import serve_in_thread
-
-MANAGER_ACTIONS = ("LIVE_MIGRATE", "MIGRATE")
-"""What each project's manager answers, in turn: so the report shows both kinds of move."""
 
 
 @dataclass
@@ -32,8 +33,13 @@ class DemoOptions:
     hosts: int = 4
     projects: int = 2
     instances: int = 4
-    workflow: str = "default"
+    cloud: str = "simulated"
+    """simulated, openstack-sim or k8s-sim: the driver and the simulator (fenix.demo.clouds)."""
+    workflow: str | None = None
+    """Default: the cloud's (k8s on k8s-sim, else default)."""
     report_path: str | None = "fenix-demo-report.json"
+    timeline_path: str | None = None
+    """Also draw the hosts' timeline there: .svg, or .png (needs cairosvg)."""
     database_url: str | None = None
     quiet: bool = False
     actions: bool = True
@@ -67,36 +73,57 @@ class _Progress:
         self.last = line
 
 
+def demo_tokens(projects: int) -> dict[str, TokenGrant]:
+    """Fresh API tokens for the run: the admin's, and one per project for its manager.
+
+    The demo runs with authentication on, as a deployed controller does, so what it shows is
+    the real path: each manager sees and answers for its own project only.
+    """
+    tokens = {secrets.token_urlsafe(24): TokenGrant(role="admin")}
+    for index in range(projects):
+        project = f"project-{index + 1}"
+        tokens[secrets.token_urlsafe(24)] = TokenGrant(role="member", project=project)
+    return tokens
+
+
+def _tokens_by_owner(tokens: dict[str, TokenGrant]) -> tuple[str, dict[str, str]]:
+    admin = next(token for token, grant in tokens.items() if grant.role == "admin")
+    members = {grant.project: token for token, grant in tokens.items() if grant.project}
+    return admin, members
+
+
 def run_demo(options: DemoOptions) -> int:
     """Run the demo; 0 when the session ended MAINTENANCE_DONE."""
+    if options.timeline_path:
+        try:
+            check_target(options.timeline_path)
+        except TimelineError as exc:
+            print(f"fenix demo: {exc}", file=sys.stderr)
+            return 2
     with tempfile.TemporaryDirectory(prefix="fenix-demo-") as workdir:
-        report = _run(options, Path(workdir))
+        report, timeline = _run(options, Path(workdir))
     if options.report_path:
         Path(options.report_path).write_text(json.dumps(report, indent=2) + "\n")
     _summary(report, options)
+    if options.timeline_path:
+        print(f"timeline: {write_timeline(options.timeline_path, timeline)}")
     return 0 if report["state"] == "MAINTENANCE_DONE" else 1
 
 
-def _run(options: DemoOptions, workdir: Path) -> dict:
+def _run(options: DemoOptions, workdir: Path) -> tuple[dict, str]:
+    """Run the session; its report, and its timeline as SVG."""
     started_at = to_iso(utcnow())
     t0 = time.monotonic()
-    cloud, cloud_server = start_sim_cloud(
-        SimulatedCloudConfig(
-            hosts=options.hosts,
-            projects=options.projects,
-            instances=options.instances,
-            migrate_seconds=options.migrate_seconds,
-            live_migrate_seconds=options.live_migrate_seconds,
-            maintain_seconds=options.maintain_seconds,
-        )
-    )
+    cloud = start_demo_cloud(options)
+    tokens = demo_tokens(options.projects)
     settings = Settings(
         database_url=options.database_url or f"sqlite:///{workdir / 'fenix.db'}",
         artifacts_dir=str(workdir / "artifacts"),
-        sim_url=cloud_server.url,
         port=0,
+        tokens=tokens,
     )
-    runtime = Runtime(settings)
+    admin_token, project_tokens = _tokens_by_owner(tokens)
+    runtime = Runtime(settings, driver=cloud.driver())
     api = serve_in_thread(create_app(runtime), threads=16, name="api")
     settings.public_url = api.url
     runtime.start()
@@ -107,24 +134,29 @@ def _run(options: DemoOptions, workdir: Path) -> dict:
                 VnfmConfig(
                     controller_url=api.url,
                     project_id=f"project-{index + 1}",
-                    instance_action=MANAGER_ACTIONS[index % len(MANAGER_ACTIONS)],
-                    cloud=SimulatedDriver(cloud_server.url),
+                    instance_action=cloud.manager_actions[index % len(cloud.manager_actions)],
+                    cloud=cloud.manager_cloud(),
+                    token=project_tokens[f"project-{index + 1}"],
                 )
             )
             managers.append(vnfm.start())
         if not options.quiet:
             print(
-                f"controller {api.url}, simulated cloud {cloud_server.url}, "
+                f"controller {api.url}, {cloud.label} {cloud.url}, "
                 f"{len(managers)} managers; starting the session",
                 flush=True,
             )
         http = requests.Session()
+        http.headers["X-Auth-Token"] = admin_token
+        workflow = options.workflow or cloud.workflow
+        if workflow == "vnf":
+            _put_vnf_constraints(http, api.url, runtime, managers, options)
         created = http.post(
             f"{api.url}/v1/maintenance",
             json={
                 "hosts": [],
                 "state": "MAINTENANCE",
-                "workflow": options.workflow,
+                "workflow": workflow,
                 "metadata": {"demo": True},
                 "actions": [{"plugin": "dummy", "type": "host"}] if options.actions else [],
             },
@@ -134,8 +166,8 @@ def _run(options: DemoOptions, workdir: Path) -> dict:
         session_id = created.json()["session_id"]
         detail = _follow(http, api.url, session_id, options)
         events = http.get(f"{api.url}/v1/maintenance/{session_id}/events", timeout=10).json()
-        cloud_report = SimulatedDriver(cloud_server.url).report()
-        return build_report(
+        cloud_report = cloud.report()
+        report = build_report(
             detail=detail,
             events=events["events"],
             cloud_report=cloud_report,
@@ -144,13 +176,38 @@ def _run(options: DemoOptions, workdir: Path) -> dict:
             started_at=started_at,
             total_seconds=time.monotonic() - t0,
         )
+        report["cloud"] = cloud.describe()
+        report["constraint_breaches"] = detail.get("constraint_breaches", [])
+        return report, render_svg(detail, events["events"])
     finally:
         for vnfm in managers:
             vnfm.stop()
         api.stop()
         runtime.stop()
-        cloud_server.stop()
-        cloud.close()
+        cloud.stop()
+
+
+def _put_vnf_constraints(
+    http: requests.Session, url: str, runtime: Runtime, managers: list, options: DemoOptions
+) -> None:
+    """What each manager tells the vnf workflow: one group per project, one member impacted
+    at a time, moved the way its manager answers, a second of notice, a bounded outage."""
+    actions = {m.config.project_id: m.config.instance_action for m in managers}
+    outage = max(5, round(5 * options.migrate_seconds))
+    for project, action in actions.items():
+        group = f"{project}-app"
+        body = {"project_id": project, "max_impacted_members": 1, "recovery_time": 0}
+        http.put(f"{url}/v1/instance_group/{group}", json=body, timeout=10).raise_for_status()
+        for instance in runtime.driver.list_instances(project_id=project):
+            body = {
+                "project_id": project,
+                "group_id": group,
+                "migration_type": action,
+                "max_interruption_time": outage,
+                "lead_time": 1,
+            }
+            response = http.put(f"{url}/v1/instance/{instance.instance_id}", json=body, timeout=10)
+            response.raise_for_status()
 
 
 def _follow(http: requests.Session, url: str, session_id: str, options: DemoOptions) -> dict:
@@ -177,6 +234,15 @@ def _summary(report: dict, options: DemoOptions) -> None:
         f"hosts maintained: {maintained}/{len(report['hosts'])}; "
         f"instances: {len(report['instances'])}; total {report['total_seconds']:.1f} s"
     )
+    windows, most, out = report.get("host_timelines", {}), 0, 0
+    for step in sorted((s for t in windows.values() for s in t), key=lambda s: s["at"]):
+        out += {"IN_MAINTENANCE": 1, "MAINTENANCE_COMPLETE": -1}.get(step["to"], 0)
+        most = max(most, out)
+    print(
+        f"hosts in maintenance at once: up to {most}; "
+        f"constraint breaches: {len(report.get('constraint_breaches', []))}"
+    )
+    print(f"downtime, {report['cloud']['downtime']}:")
     for action, figures in report["downtime_by_action"].items():
         print(
             f"  {action:<13} {figures['instances']:3d} instances, "

@@ -59,3 +59,9 @@ def encode(message: dict[str, Any], fmt: str, subscription_id: str) -> bytes:
 def signature(secret: str, body: bytes) -> str:
     """The X-Fenix-Signature header value: sha256=<hex HMAC of the exact body bytes>."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
+    """What a receiver does: recompute the signature of the bytes it got, compare in constant
+    time. Verify before parsing the body; a missing or other-algorithm header fails."""
+    return header is not None and hmac.compare_digest(signature(secret, body), header)

@@ -1,18 +1,27 @@
 """Turn a maintenance event into outbox rows, in the caller's transaction.
 
 Writing the notification in the same transaction as the state change that caused it means a
-crash can lose neither: the delivery worker (fenix.notify.delivery) sends what was committed.
+crash can lose neither: the delivery worker (fenix.notify.delivery) sends what was committed,
+to each matching webhook subscription and, when a transport is configured, to the message bus
+(fenix.notify.bus, which is one more subscription).
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from fenix.db.models import Session
 from fenix.db.repository import Repository
 from fenix.engine.states import EventType
+from fenix.notify.bus import BUS_SUBSCRIPTION_ID, is_bus
 from fenix.timeutil import to_iso, utcnow
+
+PENDING = "PENDING"
+DELIVERED = "DELIVERED"
+DEAD = "DEAD"
+"""The states of an outbox row."""
 
 # A subscription to either name of the planned event receives it.
 _SUBSCRIBED_AS = {
@@ -36,8 +45,31 @@ def envelope(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def has_manager(repo: Repository, project_id: str) -> bool:
-    """A project subscribed to maintenance.planned has a manager that will answer."""
-    return bool(repo.subscriptions_for(_SUBSCRIBED_AS[EventType.PLANNED], project_id))
+    """A project subscribed to maintenance.planned has a manager that will answer.
+
+    The message bus is no manager: what listens there is unknown, and may answer or not.
+    """
+    wanted = {str(name) for name in _SUBSCRIBED_AS[EventType.PLANNED]}
+    subscriptions = repo.subscriptions_for(wanted, project_id)
+    return any(not is_bus(subscription) for subscription in subscriptions)
+
+
+def undeliverable(
+    repo: Repository, session_id: str, project_id: str, step: str, since: datetime
+) -> bool:
+    """True when the project's managers cannot have heard of `step`, told at `since`.
+
+    That is: every webhook delivery of that maintenance.planned notification is dead. A
+    manager that never got the question will not answer it, so the conversation need not wait
+    out the reply window for it.
+    """
+    rows = [
+        row
+        for row in repo.project_outbox_since(session_id, project_id, EventType.PLANNED, since)
+        if row.subscription_id != BUS_SUBSCRIPTION_ID
+        and (row.body.get("payload") or {}).get("state") == step
+    ]
+    return bool(rows) and all(row.state == DEAD for row in rows)
 
 
 def emit(

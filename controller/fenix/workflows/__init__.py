@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 
-_WORKFLOWS = {
+_WORKFLOWS: dict[str, str | type] = {
     "default": "fenix.workflows.default:DefaultWorkflow",
+    "k8s": "fenix.workflows.k8s:K8sWorkflow",
+    "vnf": "fenix.workflows.vnf:VnfWorkflow",
 }
 
 
@@ -13,7 +15,15 @@ def available_workflows() -> list[str]:
     return sorted(_WORKFLOWS)
 
 
+def register_workflow(name: str, workflow: str | type) -> None:
+    """Make a workflow class (or its "module:Class" path) available under `name`."""
+    _WORKFLOWS[name] = workflow
+
+
 def load_workflow(name: str) -> type:
     """The workflow class registered under `name`; KeyError if there is none."""
-    module_name, _, class_name = _WORKFLOWS[name].partition(":")
+    workflow = _WORKFLOWS[name]
+    if isinstance(workflow, type):
+        return workflow
+    module_name, _, class_name = workflow.partition(":")
     return getattr(importlib.import_module(module_name), class_name)

@@ -8,6 +8,7 @@ state's work idempotently (it may be run again after a restart) and ends with
 from __future__ import annotations
 
 import logging
+import time
 from typing import ClassVar
 
 from fenix.actions.launcher import ActionFailed
@@ -50,8 +51,10 @@ class BaseWorkflow:
             if state.is_final:
                 return
             self.ctx.check_stop()
+            started = time.monotonic()
             try:
                 getattr(self, self.HANDLERS[state])()
+                self.ctx.runtime.metrics.state_left(state, time.monotonic() - started)
             except Stopping:
                 raise
             except (WorkflowError, MoveFailed, ActionFailed) as exc:

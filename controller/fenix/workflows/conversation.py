@@ -155,11 +155,35 @@ class Conversation:
             "metadata": dict(session.meta or {}),
         }
 
+    @staticmethod
+    def _give_up_on_unreachable(
+        repo: Repository,
+        session_id: str,
+        step: ProjectStep,
+        key: str,
+        rows: list[SessionProject],
+    ) -> None:
+        """A manager whose notice of this step could not be delivered will not answer it."""
+        for project in rows:
+            if project.reply is None and notifier.undeliverable(
+                repo, session_id, project.project_id, str(step), project.notified_at
+            ):
+                project.reply = NO_REPLY
+                repo.add_event(
+                    session_id,
+                    "project.reply.undeliverable",
+                    project.project_id,
+                    None,
+                    str(step),
+                    {"key": key, "why": "every delivery of the notice is dead"},
+                )
+
     def _wait(self, step: ProjectStep, key: str, project_ids: list[str]) -> dict[str, Reply]:
         while True:
             with self.ctx.db.transaction() as repo:
                 session = repo.get_session(self.ctx.session_id, with_deleted=True)
                 rows = [p for p in session.projects if p.project_id in project_ids]
+                self._give_up_on_unreachable(repo, session.id, step, key, rows)
                 now = utcnow()
                 pending = [p for p in rows if p.reply is None and p.reply_at > now]
                 if not pending:
@@ -174,6 +198,8 @@ class Conversation:
                                 str(step),
                                 {"reply_at": to_iso(project.reply_at), "key": key},
                             )
+                    for p in rows:
+                        self.ctx.runtime.metrics.reply(step, p.reply, p.notified_at, p.replied_at)
                     return {
                         p.project_id: Reply(p.project_id, p.reply, dict(p.instance_actions or {}))
                         for p in rows

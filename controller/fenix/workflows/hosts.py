@@ -7,6 +7,8 @@ the database saying which session holds it.
 
 from __future__ import annotations
 
+import time
+
 from fenix.engine.context import SessionContext
 from fenix.engine.states import EventType, HostState
 from fenix.notify import notifier
@@ -22,10 +24,14 @@ class HostMaintenance:
         self._set(host, HostState.PREPARING, disabled=True, only_from={HostState.PENDING})
         self.ctx.driver.disable_host(host, f"fenix maintenance session {self.ctx.session_id}")
 
-    def maintain(self, host: str, kind: str) -> None:
-        """The host is empty: IN_MAINTENANCE, run its action plug-ins, then bring it back."""
+    def maintain(self, host: str, kind: str, *, disabled: bool = False) -> None:
+        """The host is empty: IN_MAINTENANCE, run its action plug-ins, then bring it back.
+
+        `disabled`: the caller has seen the cloud disable the host (no need to ask again)."""
         self._set(host, HostState.IN_MAINTENANCE, disabled=True, notify=True)
-        self.ctx.driver.disable_host(host, f"fenix maintenance session {self.ctx.session_id}")
+        started = time.monotonic()
+        if not disabled:
+            self.ctx.driver.disable_host(host, f"fenix maintenance session {self.ctx.session_id}")
         self._run_actions(["host", kind], [host])
         self.ctx.driver.maintain_host(host)
         self.ctx.check_stop()
@@ -33,6 +39,7 @@ class HostMaintenance:
         self._set(
             host, HostState.MAINTENANCE_COMPLETE, disabled=False, notify=True, maintained=True
         )
+        self.ctx.runtime.metrics.host_maintained(time.monotonic() - started)
 
     def release(self, host: str) -> None:
         """Put a host this session disabled back into service (the session is being ended)."""

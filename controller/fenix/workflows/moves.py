@@ -91,7 +91,11 @@ class InstanceMover:
     def _instances_on(self, host: str) -> list[SessionInstance]:
         with self.ctx.db.transaction() as repo:
             session = repo.get_session(self.ctx.session_id, with_deleted=True)
-            return [i for i in session.instances if i.host == host and i.state != "DELETED"]
+            return [
+                i
+                for i in session.instances
+                if i.host == host and i.state not in ("DELETED", "EVICTED")
+            ]
 
     def _update(self, instance_id: str, event: str | None = None, **fields) -> None:
         with self.ctx.db.transaction() as repo:
@@ -177,7 +181,11 @@ class InstanceMover:
                 state=fate,
             )
             return None
-        error = result.error or f"still running after {self.ctx.settings.move_timeout:.0f} s"
+        if result.status == ActionStatus.RUNNING:  # gave up: say what the cloud waits for
+            waited = f"still running after {self.ctx.settings.move_timeout:g} s"
+            error = f"{waited}: {result.error}" if result.error else waited
+        else:
+            error = result.error or f"{row.action} failed"
         self._update(
             instance_id,
             "instance.action",

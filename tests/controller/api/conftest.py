@@ -1,5 +1,8 @@
 """A real controller app per test: a Runtime on a temporary SQLite file, the engine off, and a
 simulated cloud served over HTTP (hosts compute-1..3 and controller-1, projects project-1..2).
+
+The app checks API tokens as a deployed controller does (`TOKENS`); `client` is the admin's,
+`client_as(token)` anyone's.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from fenix.drivers.simulated import SimulatedCloudConfig, SimulatedDriver, start
 from fenix.runtime import Runtime
 from fenix.timeutil import utcnow
 
+from .helpers import ADMIN_TOKEN, TOKENS
+
 
 @pytest.fixture
 def sim_url() -> Iterator[str]:
@@ -31,7 +36,9 @@ def sim_url() -> Iterator[str]:
 
 @pytest.fixture
 def runtime(tmp_path, sim_url: str) -> Iterator[Runtime]:
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'fenix.db'}", run_engine=False)
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'fenix.db'}", run_engine=False, tokens=TOKENS
+    )
     rt = Runtime(settings, driver=SimulatedDriver(sim_url, timeout=5.0))
     yield rt
     rt.stop()
@@ -43,8 +50,22 @@ def app(runtime: Runtime) -> Flask:
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+def client_as(app: Flask) -> Callable[[str | None], FlaskClient]:
+    """A test client that sends this X-Auth-Token on every request (None: no token)."""
+
+    def make(token: str | None) -> FlaskClient:
+        test_client = app.test_client()
+        if token is not None:
+            test_client.environ_base["HTTP_X_AUTH_TOKEN"] = token
+        return test_client
+
+    return make
+
+
+@pytest.fixture
+def client(client_as: Callable[[str | None], FlaskClient]) -> FlaskClient:
+    """The admin's client."""
+    return client_as(ADMIN_TOKEN)
 
 
 @pytest.fixture

@@ -19,6 +19,14 @@ SAMPLE_CREATE: dict[str, Any] = {
 }
 """Fenix's own sample create body, from the wire contract."""
 
+ADMIN_TOKEN = "admin-token"
+PROJECT_TOKENS = {"project-1": "project-1-token", "project-2": "project-2-token"}
+TOKENS: dict[str, dict[str, str]] = {
+    ADMIN_TOKEN: {"role": "admin"},
+    **{token: {"role": "member", "project": p} for p, token in PROJECT_TOKENS.items()},
+}
+"""The API tokens the test app accepts: the admin's and one per project."""
+
 
 def error_message(response: Any) -> str:
     """The message of a contract-shaped JSON error, after checking that shape."""

@@ -9,7 +9,7 @@ import requests
 
 from fenix.wsgi import serve_in_thread
 
-from .helpers import SAMPLE_CREATE
+from .helpers import ADMIN_TOKEN, SAMPLE_CREATE
 
 
 @pytest.fixture
@@ -21,6 +21,7 @@ def base_url(app) -> Iterator[str]:
 
 def test_admin_and_manager_round_trip_over_http(base_url, ask_project):
     http = requests.Session()
+    http.headers["X-Auth-Token"] = ADMIN_TOKEN
     created = http.post(f"{base_url}/v1/maintenance", json=SAMPLE_CREATE, timeout=10)
     assert created.status_code == 200
     assert created.headers["Content-Type"] == "application/json"
@@ -52,8 +53,9 @@ def test_admin_and_manager_round_trip_over_http(base_url, ask_project):
 
 
 def test_errors_over_http_are_json(base_url):
-    bad = requests.post(f"{base_url}/v1/maintenance", data="nope", timeout=10)
-    missing = requests.get(f"{base_url}/v1/nowhere", timeout=10)
+    admin = {"X-Auth-Token": ADMIN_TOKEN}
+    bad = requests.post(f"{base_url}/v1/maintenance", data="nope", headers=admin, timeout=10)
+    missing = requests.get(f"{base_url}/v1/nowhere", headers=admin, timeout=10)
 
     assert bad.status_code == 400
     assert bad.headers["Content-Type"] == "application/json"

@@ -213,3 +213,18 @@ def test_session_naming_no_action_plugins_gets_its_workflows_defaults(live_stack
     assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
     assert [(p["plugin"], p["type"]) for p in detail["action_plugins"]] == [("dummy", "post")]
     assert [r["type"] for r in detail["action_runs"]] == ["post"]
+
+
+def test_deleting_a_session_planned_for_later_frees_its_hosts_at_once(live_stack):
+    live = live_stack.start(cloud={"hosts": 2, "projects": 1, "instances": 1})
+    session_id = live.create_session(maintenance_at="2099-01-01 00:00:00")
+
+    assert live.http.delete(f"{live.url}/v1/maintenance/{session_id}").status_code == 200
+
+    second = wait_until(
+        lambda: live.http.post(
+            f"{live.url}/v1/maintenance", json={"state": "MAINTENANCE", "hosts": []}
+        ).status_code == 200,
+        what="hosts free for a new session",
+    )
+    assert second

@@ -23,16 +23,7 @@ from fenix.drivers.openstack.simulator import (
     clouds_yaml_entry,
     start_simulator,
 )
-
-# openstacksdk (4.22) warns about its own internals, not about our calls, on every connection
-# ("Support for InfluxDB ...", raised even with no InfluxDB configured) and on every request
-# ("The 'service_type' parameter is unnecesary", "_compute_attributes ... deprecated"). They are
-# PendingDeprecationWarnings, ignored outside tests; only these three messages are ignored here.
-OPENSTACKSDK_INTERNAL_WARNINGS = (
-    "ignore:Support for InfluxDB requires:PendingDeprecationWarning",
-    "ignore:The 'service_type' parameter is unnecesary:PendingDeprecationWarning",
-    "ignore:The _compute_attributes method is deprecated:PendingDeprecationWarning",
-)
+from tests.controller.openstack_warnings import OPENSTACKSDK_INTERNAL_WARNINGS
 
 FAST = {
     "live_migrate_seconds": 0.1,

@@ -19,8 +19,8 @@ Simplifications, each one a place where the real cluster does more:
 - terminating pods take ``terminate_seconds`` to go, whatever their grace period says.
 
 The module is longer than most because the controllers and the API calls share one state and
-one lock; the wire shapes (``objects.py``) and the budget arithmetic (``budgets.py``) live
-beside it.
+one lock; the wire shapes (``objects.py``), the budget arithmetic (``budgets.py``) and the
+downtime ledger (``ledger.py``) live beside it.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from .budgets import budget_status, check_eviction
+from .ledger import PodLedger
 from .objects import (
     CONTROL_PLANE_LABEL,
     NODE_FIELDS,
@@ -161,6 +162,8 @@ class SimCluster:
         self.pods: dict[tuple[str, str], _Pod] = {}
         self.workloads: dict[str, Workload] = {}
         self.budgets: dict[tuple[str, str], dict] = {}
+        self.ledger = PodLedger(self._wall_offset)
+        """The workloads' measured downtime (see ledger.py); read it with downtime_report()."""
         self.evictions: list[dict] = []
         """Every eviction request: ``{"pod": "ns/name", "code": 201 | 429 | ..., "at": t}``
         (``t`` on the ``time.monotonic`` clock)."""
@@ -354,6 +357,7 @@ class SimCluster:
             make_mirror(obj, self._suffix(32), node_meta["name"], node_meta["uid"])
         pod = _Pod(obj, workload, static_node=node if static else None)
         self.pods[pod.key] = pod
+        self.ledger.created(t, pod)
         self._bump(obj)
         if node is not None:  # a pod created with spec.nodeName bypasses the scheduler
             self._bind(t, pod, node, ready=ready)
@@ -438,6 +442,7 @@ class SimCluster:
 
     def _bind(self, t: float, pod: _Pod, node: str, *, ready: bool) -> None:
         pod.obj["spec"]["nodeName"] = node
+        self.ledger.bound(pod, node)
         addresses = self.nodes[node]["status"]["addresses"]
         pod.obj["status"]["hostIP"] = addresses[0]["address"]
         pod.obj["status"]["conditions"] = [
@@ -462,15 +467,19 @@ class SimCluster:
             for kind in ("Initialized", "Ready", "ContainersReady", "PodScheduled")
         ]
         self._bump(pod.obj)
+        self.ledger.ready(t, pod, self._healthy(pod.workload))
 
-    def _terminate(self, t: float, pod: _Pod) -> None:
+    def _terminate(self, t: float, pod: _Pod, why: str = "deleted") -> None:
         """Start the pod's graceful deletion; its controller reacts at once."""
         if pod.terminating:
             return
+        was_serving = pod.healthy
         grace = pod.obj["spec"]["terminationGracePeriodSeconds"]
         pod.obj["metadata"]["deletionTimestamp"] = self._stamp(t + grace)
         pod.obj["metadata"]["deletionGracePeriodSeconds"] = grace
         self._bump(pod.obj)
+        healthy = self._healthy(pod.workload)
+        self.ledger.terminating(t, pod, was_serving=was_serving, healthy=healthy, why=why)
         self._at(t + self.config.terminate_seconds, self._gone, pod.uid, pod.key)
         self._reconcile(t, pod.workload)
 
@@ -479,6 +488,7 @@ class SimCluster:
         if pod is None or pod.uid != uid:
             return
         del self.pods[key]
+        self.ledger.gone(t, uid)
         if pod.static_node is not None:  # the kubelet posts the mirror pod again
             name = pod.obj["metadata"]["name"]
             labels = pod.obj["metadata"]["labels"]
@@ -495,6 +505,11 @@ class SimCluster:
 
     def _restart_static(self, t: float, namespace: str, name: str, labels: dict, node: str):
         self._start_pod(t, namespace, name, labels, None, node, static=True)
+
+    def _healthy(self, workload: Workload | None) -> int:
+        if workload is None:
+            return 0
+        return sum(1 for p in self.pods.values() if p.workload is workload and p.healthy)
 
     # -- budgets --------------------------------------------------------------------------
 
@@ -670,7 +685,7 @@ class SimCluster:
                 )
             if budgets:
                 check_eviction(budgets[0], self._budget_status(budgets[0]), pod.healthy)
-        self._terminate(t, pod)
+        self._terminate(t, pod, why="evicted")
         return {**success, "code": 201}
 
     def list_budgets(self, namespace: str | None = None) -> list[dict]:
@@ -691,6 +706,11 @@ class SimCluster:
             return {**copy_json(budget), "status": self._budget_status(budget)}
 
     # -- for tests ------------------------------------------------------------------------
+
+    def downtime_report(self) -> dict:
+        """Each pod's and each workload's measured downtime (see ledger.py)."""
+        with self._lock:
+            return self.ledger.report(self._advance())
 
     def pods_of(self, namespace: str, workload: str) -> list[dict]:
         """The pods (terminating ones too) owned by the named controller."""

@@ -7,7 +7,8 @@ nova shows meanwhile (MIGRATING; RESIZE then VERIFY_RESIZE until confirmed), the
 picks enabled hosts with free vCPUs that keep anti-affinity groups apart, and a move that breaks
 either puts the server in ERROR with a fault or rolls it back with a migration record in error
 and the reason in the instance action's events, as nova does. Views (what each microversion
-shows) live in views.py and HTTP in app.py, so this module is plain Python.
+shows) live in views.py and HTTP in app.py, so this module is plain Python; ledger.py measures
+what the moves cost the servers (downtime), for demos.
 
 It is over 300 lines because the moves and the scheduler are one state machine.
 """
@@ -23,6 +24,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .ledger import ServerLedger
 from .resources import (
     Flavor,
     Hypervisor,
@@ -119,6 +121,8 @@ class SimulatedOpenStack:
         self.migrations: list[Migration] = []
         self.actions: list[InstanceAction] = []
         self._faults: dict[str, tuple[str, bool]] = {}
+        self.ledger = ServerLedger()
+        """When each server's guest was down (see ledger.py); read it with report()."""
         self._timer = _Timer()
 
     @property
@@ -175,6 +179,7 @@ class SimulatedOpenStack:
                 group_id=group_id,
             )
             self.servers[server.id] = server
+            self.ledger.added(server.id, name, project_id, host)
             if group_id is not None:
                 self.groups[group_id].members.append(server.id)
             return server.id
@@ -354,6 +359,9 @@ class SimulatedOpenStack:
         self, server: Server, dest: str, migration_type: str, action_name: str, status: str
     ) -> InstanceAction:
         assert server.host is not None
+        self.ledger.move_started(
+            server.id, server.host, dest, live=migration_type == "live-migration"
+        )
         server.moving_to = dest
         server.updated = now_iso()
         self.migrations.append(
@@ -397,10 +405,12 @@ class SimulatedOpenStack:
                         "message": message,
                         "details": f"Traceback (most recent call last):\n  nova: {message}",
                     }
+                self.ledger.move_failed(server_id, message, down=not rollback)
                 return
             self._event(action, event, "Success")
             server.holding = None if live else server.host
             server.host, server.moving_to = server.moving_to, None
+            self.ledger.move_done(server_id, server.host)
             server.task_state = None
             if live:
                 migration.status = "completed"
@@ -439,10 +449,17 @@ class SimulatedOpenStack:
         def deleted() -> None:
             with self._lock:
                 gone = self.servers.pop(server_id, None)
+                if gone is not None:
+                    self.ledger.deleted(server_id)
                 if gone is not None and gone.group_id in self.groups:
                     self.groups[gone.group_id].members.remove(server_id)
 
         self._timer.later(self.config.delete_seconds, deleted)
+
+    def report(self) -> dict:
+        """Every server ever known, with its hosts, moves, fate and measured downtime."""
+        with self._lock:
+            return self.ledger.report()
 
     # -- records -------------------------------------------------------------------------
 

@@ -1,0 +1,227 @@
+"""The shapes of the API's answers, as models: what /v1/openapi.json documents for responses.
+
+fenix.api.views builds the answers; these models describe them, field for field, and forbid any
+other field. tests/controller/api/test_openapi.py runs a real session and checks every answer
+against the document, so a field added to a view without being added here fails a test instead
+of going out undocumented.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fenix.engine.states import EventType, SessionState
+
+
+class _Answer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(_Answer):
+    code: int = Field(description="The HTTP status code, again")
+    title: str = Field(description="Its name, e.g. Bad Request")
+    message: str = Field(description="What is wrong and what to do about it")
+
+
+class Error(_Answer):
+    """Every error the API gives, whatever the endpoint."""
+
+    error: ErrorBody
+
+
+# -- sessions --------------------------------------------------------------------------------
+class SessionCreated(_Answer):
+    session_id: str
+
+
+class SessionList(_Answer):
+    sessions: list[str] = Field(description="Session ids, oldest first (Fenix's code)")
+    session_id: list[str] = Field(description="The same list (Fenix's documentation)")
+
+
+class SessionSummary(_Answer):
+    session_id: str
+    state: SessionState
+    workflow: str
+    maintenance_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    percent_done: int = Field(ge=0, le=100)
+    error: str | None = Field(description="Why the session failed, while it is failed")
+
+
+class SessionDeleted(_Answer):
+    session_id: str
+    state: SessionState = Field(description="The state it was in; it ends at a safe point")
+
+
+class Host(_Answer):
+    name: str
+    kind: str = Field(description="compute, controller, ...")
+    state: str = Field(description="PENDING, PREPARING, IN_MAINTENANCE, MAINTENANCE_COMPLETE...")
+    disabled: bool = Field(description="Held out of service by this session now")
+    maintained: bool
+    details: dict[str, Any]
+    updated_at: datetime
+
+
+class Project(_Answer):
+    project_id: str
+    step: str | None = Field(description="The last step the project was told of")
+    reply: str | None = Field(description="ACK_/NACK_<step>, NO_MANAGER or NO_REPLY")
+    notified_at: datetime | None
+    reply_at: datetime | None = Field(description="The deadline for the answer")
+    replied_at: datetime | None
+    instance_ids: list[str]
+    instance_actions: dict[str, str]
+    has_manager: bool
+
+
+class Instance(_Answer):
+    instance_id: str
+    name: str
+    project_id: str
+    host: str
+    size: int
+    state: str
+    action: str | None
+    action_state: str | None
+    details: dict[str, Any]
+
+
+class ActionPlugin(_Answer):
+    plugin: str
+    type: str
+    metadata: dict[str, Any]
+
+
+class ActionRun(_Answer):
+    id: int
+    plugin: str
+    type: str
+    hosts: list[str]
+    state: str = Field(description="RUNNING, DONE or FAILED")
+    rc: int | None
+    message: str | None = Field(description="Why it failed")
+    artifacts_dir: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class Deliveries(_Answer):
+    """The session's notifications (one per subscriber) per delivery state."""
+
+    pending: int
+    delivered: int
+    dead: int
+
+
+class DeadNotification(_Answer):
+    message_id: str
+    event_type: str
+    state: str | None = Field(description="The step or state it told of")
+    project_id: str | None
+    subscription_id: str
+    callback_url: str | None
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+
+
+class SessionDetail(SessionSummary):
+    metadata: dict[str, Any]
+    download: list[str]
+    hosts: list[Host]
+    projects: list[Project]
+    instances: list[Instance]
+    action_plugins: list[ActionPlugin]
+    action_runs: list[ActionRun]
+    deliveries: Deliveries | None = None
+    dead_notifications: list[DeadNotification] = []
+    constraint_breaches: list[dict[str, Any]] = Field(
+        default=[], description="ETSI constraints the workflow could not keep, per instance"
+    )
+
+
+class Event(_Answer):
+    id: int = Field(description="Increasing: pass the last one seen as `after`")
+    at: datetime
+    kind: str = Field(
+        description="session.state, host.state, notification, project.reply, "
+        "project.no_manager, project.reply.timeout, instance.action, action.start, "
+        "action.task, action.end, ..."
+    )
+    subject: str | None = Field(description="What changed: a session, host, project, instance")
+    old: str | None
+    new: str | None
+    data: dict[str, Any]
+
+
+class EventList(_Answer):
+    events: list[Event]
+
+
+# -- projects --------------------------------------------------------------------------------
+class ProjectInstances(_Answer):
+    instance_ids: list[str] = Field(description="The project's instances the step affects")
+
+
+class ReplyAccepted(_Answer):
+    session_id: str
+    project_id: str
+    state: str
+
+
+# -- constraints -----------------------------------------------------------------------------
+class InstanceConstraint(_Answer):
+    instance_id: str
+    project_id: str
+    group_id: str | None
+    instance_name: str | None
+    max_interruption_time: int | None
+    migration_type: str | None
+    resource_mitigation: bool
+    lead_time: int | None
+    updated_at: datetime
+
+
+class InstanceConstraintDeleted(_Answer):
+    instance_id: str
+
+
+class GroupConstraint(_Answer):
+    group_id: str
+    project_id: str
+    group_name: str | None
+    anti_affinity_group: bool
+    max_instances_per_host: int | None
+    max_impacted_members: int | None
+    recovery_time: int | None
+    resource_mitigation: bool
+    updated_at: datetime
+
+
+class GroupConstraintDeleted(_Answer):
+    group_id: str
+
+
+# -- subscriptions ---------------------------------------------------------------------------
+class Subscription(_Answer):
+    subscription_id: str
+    event_types: list[EventType]
+    project_id: str | None
+    callback_url: str
+    format: Literal["fenix", "aodh"]
+    has_secret: bool = Field(description="The secret itself is never shown")
+    created_at: datetime
+
+
+class SubscriptionList(_Answer):
+    subscriptions: list[Subscription]
+
+
+class SubscriptionDeleted(_Answer):
+    subscription_id: str

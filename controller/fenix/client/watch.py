@@ -1,0 +1,218 @@
+"""Following a session while it runs: its percent done, its current step, and what happens.
+
+`follow` polls the controller and hands each new view to a display: a rich progress bar on a
+terminal, one line per change when the output is a file or a pipe, or JSON lines for scripts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
+
+from fenix.client.http import FenixClient
+
+FINAL = ("MAINTENANCE_DONE", "MAINTENANCE_FAILED")
+REPLY_STEPS = frozenset(
+    {
+        "MAINTENANCE",
+        "SCALE_IN",
+        "PREPARE_MAINTENANCE",
+        "PLANNED_MAINTENANCE",
+        "MAINTENANCE_COMPLETE",
+    }
+)
+
+Update = Callable[[dict[str, Any], list[dict[str, Any]]], None]
+
+
+@dataclass
+class Outcome:
+    detail: dict[str, Any]
+    timed_out: bool = False
+
+
+def follow(
+    client: FenixClient,
+    session_id: str,
+    on_update: Update,
+    *,
+    interval: float = 1.0,
+    timeout: float | None = None,
+) -> Outcome:
+    """Poll until the session ends (or `timeout` seconds pass), calling `on_update` each time."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    after = 0
+    while True:
+        # The events first: the detail read after them shows at least what they tell, so a
+        # reply printed is not followed by a line still waiting for it.
+        events = client.events(session_id, after)
+        detail = client.detail(session_id)
+        if detail["state"] in FINAL:
+            events += client.events(session_id, events[-1]["id"] if events else after)
+        if events:
+            after = events[-1]["id"]
+        on_update(detail, events)
+        if detail["state"] in FINAL:
+            return Outcome(detail)
+        if deadline is not None and time.monotonic() >= deadline:
+            return Outcome(detail, timed_out=True)
+        time.sleep(interval)
+
+
+def current_step(detail: dict[str, Any]) -> str:
+    """What the session is doing now, in one line (the web page says the same)."""
+    if detail["state"] == "MAINTENANCE_DONE":
+        return "done: every host maintained"
+    if detail["state"] == "MAINTENANCE_FAILED":
+        return f"failed: {detail.get('error') or 'see the event log'}"
+    parts = []
+    for host in detail.get("hosts", []):
+        if host["state"] == "PREPARING":
+            parts.append(f"{host['name']}: moving its instances away")
+        elif host["state"] == "IN_MAINTENANCE":
+            parts.append(f"{host['name']}: in maintenance")
+    for run in detail.get("action_runs", []):
+        if run["state"] == "RUNNING":
+            parts.append(f"playbook {run['plugin']} on {', '.join(run['hosts'])}")
+    for project in detail.get("projects", []):
+        if project["reply"] is None and project["step"] in REPLY_STEPS:
+            parts.append(f"waiting for {project['project_id']} to answer {project['step']}")
+    return "; ".join(parts) or "working"
+
+
+def describe_event(event: dict[str, Any], *, everything: bool = False) -> str | None:
+    """One line for an event worth showing while watching; None for the routine ones."""
+    kind, subject, old, new = event["kind"], event["subject"], event["old"], event["new"]
+    data = event.get("data") or {}
+    if kind == "session.state":
+        reason = f" ({data['reason']})" if data.get("reason") else ""
+        return f"session {old} -> {new}{reason}"
+    if kind == "host.state":
+        return f"{subject}: {old} -> {new}"
+    if kind == "project.reply":
+        return f"{subject} answered {new}"
+    if kind == "project.reply.timeout":
+        return f"{subject} did not answer {new} in time"
+    if kind == "project.no_manager":
+        return f"{subject} has no manager: default behaviour for {new}"
+    if kind == "project.reply.rejected":
+        return f"{subject}: reply {new} refused: {data.get('reason', '')}"
+    if kind == "action.end" and new != "DONE":
+        return f"playbook {subject} {new}: {data.get('message') or ''}".rstrip(": ")
+    if kind == "notification.dead":
+        return f"delivery to {data.get('callback_url', subject)} given up: {data.get('error')}"
+    if kind == "instance.action" and new in ("STARTING", "FAILED"):
+        details = data.get("details") or {}
+        if new == "FAILED":
+            return f"{subject}: move failed"
+        if everything:
+            target = details.get("target") or "?"
+            return f"{subject}: {data.get('action')} {data.get('action_from')} -> {target}"
+        return None
+    if everything:
+        change = " -> ".join(part for part in (old, new) if part)
+        return f"{kind} {subject or ''} {change}".strip()
+    return None
+
+
+# -- displays --------------------------------------------------------------------------------
+class LineDisplay:
+    """One line per change, for files, pipes and CI logs."""
+
+    def __init__(self, out: IO[str], *, everything: bool = False) -> None:
+        self.out = out
+        self.everything = everything
+        self.started = time.monotonic()
+        self._last: tuple | None = None
+
+    def __call__(self, detail: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        elapsed = time.monotonic() - self.started
+        for event in events:
+            line = describe_event(event, everything=self.everything)
+            if line:
+                print(f"[{elapsed:7.1f}s]   {line}", file=self.out)
+        step = current_step(detail)
+        shown = (detail["state"], detail["percent_done"], step)
+        if shown != self._last:
+            print(
+                f"[{elapsed:7.1f}s] {_bar(detail['percent_done'])} {detail['percent_done']:3d}% "
+                f"{detail['state']}: {step}",
+                file=self.out,
+            )
+            self._last = shown
+        self.out.flush()
+
+
+class JsonDisplay:
+    """One JSON object per change, for scripts: the last line is the final state."""
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out = out
+        self._last: dict[str, Any] | None = None
+
+    def __call__(self, detail: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        line = {
+            "session_id": detail["session_id"],
+            "state": detail["state"],
+            "percent_done": detail["percent_done"],
+            "step": current_step(detail),
+            "hosts": {host["name"]: host["state"] for host in detail.get("hosts", [])},
+            "error": detail.get("error"),
+        }
+        if line != self._last:
+            print(json.dumps(line), file=self.out, flush=True)
+            self._last = line
+
+
+class RichDisplay:
+    """A live progress bar with the current step, and the notable events printed above it."""
+
+    def __init__(self, console: Any, *, everything: bool = False) -> None:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.everything = everything
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.fields[state]}"),
+            BarColumn(bar_width=30),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}", markup=False),
+            console=console,
+            transient=False,
+        )
+        self.task = self.progress.add_task("starting", total=100, state="")
+
+    def __enter__(self) -> RichDisplay:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.progress.stop()
+
+    def __call__(self, detail: dict[str, Any], events: list[dict[str, Any]]) -> None:
+        for event in events:
+            line = describe_event(event, everything=self.everything)
+            if line:
+                self.progress.console.print(f"  {line}", highlight=False, markup=False)
+        self.progress.update(
+            self.task,
+            completed=detail["percent_done"],
+            description=current_step(detail),
+            state=detail["state"],
+        )
+
+
+def _bar(percent: int, width: int = 20) -> str:
+    filled = round(width * max(0, min(percent, 100)) / 100)
+    return "[" + "#" * filled + "." * (width - filled) + "]"

@@ -1,0 +1,236 @@
+"""The per-instance side of the conversation, for workflows that maintain hosts in parallel.
+
+The project-wide steps (MAINTENANCE, SCALE_IN, MAINTENANCE_COMPLETE) go through
+fenix.workflows.conversation, one step per project at a time. PREPARE_MAINTENANCE and
+PLANNED_MAINTENANCE go per instance here: with several hosts in maintenance at once a project
+may be asked about several of its instances together, so each question is its own row
+(SessionAsk) and a reply is matched to it by instance id (fenix.api.projects). Each notice
+names its one instance (`instance_ids: [id]`), offers the actions its constraints allow, gives
+`actions_at` (no action before it: the instance's lead_time) and a `reply_url` of its own.
+
+Asks are written in batches, one transaction for all that a step of the workflow sends, so
+five hundred instances do not cost five hundred commits.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from fenix.db.models import SessionAsk
+from fenix.db.repository import Repository
+from fenix.engine.context import SessionContext
+from fenix.engine.states import EventType, ProjectStep
+from fenix.notify import notifier
+from fenix.timeutil import to_iso, utcnow
+from fenix.workflows.conversation import NO_MANAGER, NO_REPLY, Conversation
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One instance to tell of a step; `lead` is wall-clock seconds before acting on it."""
+
+    step: ProjectStep
+    host: str
+    instance_id: str
+    project_id: str
+    lead: float
+    allowed_actions: list[str]
+
+    @property
+    def key(self) -> str:
+        return ask_key(self.step, self.host, self.instance_id)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """Where one ask stands; times are epoch seconds."""
+
+    key: str
+    instance_id: str
+    project_id: str
+    notified_at: float
+    actions_at: float
+    reply_at: float
+    has_manager: bool
+    reply: str | None
+    action: str | None
+    allowed_actions: tuple[str, ...]
+
+    @property
+    def settled(self) -> bool:
+        """Answered, timed out, or nobody to ask."""
+        return self.reply is not None
+
+    @property
+    def nacked(self) -> bool:
+        return bool(self.reply and self.reply.startswith("NACK_"))
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.reply and self.reply.startswith(("ACK_", "NACK_")))
+
+
+MANAGER_CACHE_SECONDS = 5.0
+"""How long the workflow trusts that a project has (or has no) manager before looking again."""
+
+
+def ask_key(step: ProjectStep | str, host: str, instance_id: str) -> str:
+    return f"{step}:{host}:{instance_id}"
+
+
+def epoch(value: datetime) -> float:
+    return value.replace(tzinfo=UTC).timestamp()
+
+
+def from_epoch(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC).replace(tzinfo=None)
+
+
+class InstanceTalk:
+    def __init__(self, ctx: SessionContext, talk: Conversation) -> None:
+        self.ctx = ctx
+        self.talk = talk
+        self._managers: dict[str, tuple[bool, float]] = {}
+
+    def instance_url(self, project_id: str, instance_id: str) -> str:
+        base = self.ctx.settings.controller_url().rstrip("/")
+        return f"{base}/v1/maintenance/{self.ctx.session_id}/{project_id}/{instance_id}"
+
+    def load(self) -> dict[str, Ask]:
+        """Every ask of the session (a resumed workflow waits for those it made before)."""
+        with self.ctx.db.transaction() as repo:
+            return {row.key: _ask(row) for row in repo.asks(self.ctx.session_id)}
+
+    def has_manager(self, project_id: str, repo: Repository | None = None) -> bool:
+        """Whether the project has a manager to tell (looked up again every few seconds)."""
+        known = self._managers.get(project_id)
+        if known is not None and time.monotonic() - known[1] < MANAGER_CACHE_SECONDS:
+            return known[0]
+        if repo is None:
+            with self.ctx.db.transaction() as repo:
+                found = notifier.has_manager(repo, project_id)
+        else:
+            found = notifier.has_manager(repo, project_id)
+        self._managers[project_id] = (found, time.monotonic())
+        return found
+
+    def send(self, notices: list[Notice]) -> dict[str, Ask]:
+        """Tell each instance's project, in one transaction; asks made before are kept."""
+        if not notices:
+            return {}
+        window = timedelta(seconds=self.ctx.settings.reply_window)
+        sent: dict[str, Ask] = {}
+        with self.ctx.db.transaction() as repo:
+            session = repo.get_session(self.ctx.session_id, with_deleted=True)
+            keys = [n.key for n in notices]
+            existing = {row.key: row for row in repo.asks(session.id, keys=keys)}
+            fresh = [n for n in notices if n.key not in existing]
+            # Read before writing: every query would otherwise flush the rows added so far.
+            managers = {p: self.has_manager(p, repo) for p in {n.project_id for n in fresh}}
+            unmanaged: dict[tuple[str, str], list[str]] = {}
+            for key, row in existing.items():
+                sent[key] = _ask(row)
+            for notice in fresh:
+                project_id = notice.project_id
+                now = utcnow()
+                actions_at = now + timedelta(seconds=notice.lead)
+                # The manager has its whole reply window, and never less than the lead time.
+                reply_at = max(now + window, actions_at)
+                row = repo.add_ask(
+                    session_id=session.id,
+                    key=notice.key,
+                    project_id=project_id,
+                    instance_id=notice.instance_id,
+                    step=str(notice.step),
+                    allowed_actions=list(notice.allowed_actions),
+                    notified_at=now,
+                    reply_at=reply_at,
+                    actions_at=actions_at,
+                    has_manager=managers[project_id],
+                    reply=None if managers[project_id] else NO_MANAGER,
+                )
+                sent[notice.key] = _ask(row)
+                if not row.has_manager:
+                    unmanaged.setdefault((project_id, str(notice.step)), []).append(
+                        notice.instance_id
+                    )
+                    continue
+                payload = self.talk._payload(
+                    session, notice.step, project_id, [notice.instance_id], reply_at, True
+                )
+                payload.update(
+                    allowed_actions=list(notice.allowed_actions),
+                    actions_at=to_iso(actions_at),
+                    reply_url=self.instance_url(project_id, notice.instance_id),
+                )
+                notifier.emit(
+                    repo, EventType.PLANNED, payload, session_id=session.id, project_id=project_id
+                )
+            for (project_id, step), instance_ids in unmanaged.items():
+                repo.add_event(
+                    session.id,
+                    "project.no_manager",
+                    project_id,
+                    None,
+                    step,
+                    {"instance_ids": instance_ids, "behaviour": self.ctx.settings.on_no_manager},
+                )
+        return sent
+
+    def poll(self, keys: list[str]) -> dict[str, Ask]:
+        """The asks among `keys` that are settled now: answered, or past their reply_at."""
+        if not keys:
+            return {}
+        now = utcnow()
+        settled: dict[str, Ask] = {}
+        with self.ctx.db.transaction() as repo:
+            for row in repo.asks(self.ctx.session_id, keys=keys):
+                if row.reply is None and row.reply_at <= now:
+                    row.reply = NO_REPLY
+                    repo.add_event(
+                        self.ctx.session_id,
+                        "project.reply.timeout",
+                        row.project_id,
+                        None,
+                        row.step,
+                        {"reply_at": to_iso(row.reply_at), "key": row.key},
+                    )
+                if row.reply is not None:
+                    settled[row.key] = _ask(row)
+        return settled
+
+    def actions_done(self, repo: Repository, done: list[tuple[str, str]]) -> None:
+        """INSTANCE_ACTION_DONE to each (project, instance), the instance's id inline, in the
+        caller's transaction (the one that records the moves as done)."""
+        if not done:
+            return
+        session = repo.get_session(self.ctx.session_id, with_deleted=True)
+        for project_id, instance_id in done:
+            payload = self.talk._payload(
+                session, ProjectStep.INSTANCE_ACTION_DONE, project_id, [], None
+            )
+            payload["instance_ids"] = instance_id
+            notifier.emit(
+                repo,
+                EventType.PLANNED,
+                payload,
+                session_id=session.id,
+                project_id=project_id,
+            )
+
+
+def _ask(row: SessionAsk) -> Ask:
+    return Ask(
+        key=row.key,
+        instance_id=row.instance_id,
+        project_id=row.project_id,
+        notified_at=epoch(row.notified_at),
+        actions_at=epoch(row.actions_at),
+        reply_at=epoch(row.reply_at),
+        has_manager=row.has_manager,
+        reply=row.reply,
+        action=row.instance_action,
+        allowed_actions=tuple(row.allowed_actions or ()),
+    )

@@ -1,0 +1,475 @@
+#!/usr/bin/python
+# Copyright: Fenix for Ansible developers
+# Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
+"""Start, follow or end a maintenance session on the Fenix controller."""
+# Ansible modules put DOCUMENTATION, EXAMPLES and RETURN before their imports.
+# ruff: noqa: E402
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: maintenance_session
+short_description: Start, follow or end a maintenance session on the Fenix controller
+version_added: 0.1.0
+description:
+  - With O(state=present), creates a maintenance session over O(hosts) on the controller
+    (C(POST /v1/maintenance)); the controller's workflow then moves the instances away host
+    by host, asking each project's manager first, runs the action plug-ins and maintains the
+    hosts.
+  - With O(wait=true), follows the session (C(GET /v1/maintenance/{id}/detail)) until it ends,
+    returns its state changes with their times in RV(progress), and fails with the session's
+    error when it ends in C(MAINTENANCE_FAILED).
+  - With O(state=absent), ends the session (C(DELETE /v1/maintenance/{id})); its workflow stops
+    at a safe point.
+  - O(name) makes the module idempotent. It is stored in the session's metadata as
+    C(fenix_name); while a session of that name is unfinished, O(state=present) follows it
+    instead of creating another (C(changed) is V(false)). Once that session has ended, the
+    next run starts a new maintenance, as a new upgrade run should.
+author:
+  - Fenix for Ansible developers (@fenix-ansible)
+options:
+  state:
+    description:
+      - V(present) creates the session, or finds the unfinished one of O(name), or follows
+        O(session_id).
+      - V(absent) deletes O(session_id), or every listed session of O(name).
+    type: str
+    choices: [present, absent]
+    default: present
+  name:
+    description:
+      - A name for the session, kept in its metadata as C(fenix_name); see the description.
+    type: str
+  session_id:
+    description:
+      - The id of an existing session, to follow (O(state=present)) or delete (O(state=absent)).
+    type: str
+  hosts:
+    description:
+      - Names of the hosts to maintain. An empty list means every compute host of the cloud.
+    type: list
+    elements: str
+    default: []
+  workflow:
+    description:
+      - The controller's workflow plug-in that runs the session, for example V(default),
+        V(vnf) or V(k8s).
+    type: str
+    default: default
+  maintenance_at:
+    description:
+      - When the maintenance starts, UTC, as C(YYYY-MM-DD HH:MM:SS) or ISO 8601.
+      - By default it starts at once.
+    type: str
+  metadata:
+    description:
+      - Free metadata stored with the session and passed to the projects' managers, for
+        example C(openstack_release=Queens).
+    type: dict
+    default: {}
+  actions:
+    description:
+      - Action plug-ins to run, each a playbook the controller finds by name.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      plugin:
+        description: Name of the action plug-in, for example V(dummy) or V(os_upgrade).
+        type: str
+        required: true
+      type:
+        description:
+          - When it runs, V(pre) (before the first host), V(host) (on each host) or V(post).
+        type: str
+        required: true
+      metadata:
+        description: Variables handed to the plug-in.
+        type: dict
+        default: {}
+  download:
+    description:
+      - URLs of workflow or action plug-ins for the controller to download first.
+    type: list
+    elements: str
+    default: []
+  wait:
+    description:
+      - Follow the session until it ends (C(MAINTENANCE_DONE) or C(MAINTENANCE_FAILED)).
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - Seconds to follow the session before giving up. The session itself goes on.
+    type: int
+    default: 3600
+  poll_interval:
+    description:
+      - Seconds between two reads of the session while waiting.
+    type: float
+    default: 2.0
+extends_documentation_fragment:
+  - fenix.maintenance.controller
+attributes:
+  check_mode:
+    description:
+      - Can run in check mode and return changed status prediction without modifying target.
+    support: full
+    details: In check mode nothing is created or deleted, and nothing is waited for.
+  diff_mode:
+    description:
+      - Will return details on what has changed (or possibly needs changing in check_mode),
+        when in diff mode.
+    support: none
+  idempotent:
+    description: When run twice in a row with the same arguments, the second run reports no change.
+    support: partial
+    details:
+      - With O(name) or O(session_id) a second run finds the session and changes nothing while it
+        is unfinished. Without them every run creates a new session.
+seealso:
+  - module: fenix.maintenance.maintenance_info
+"""
+
+EXAMPLES = r"""
+- name: Upgrade the compute hosts, one at a time, and wait for the end
+  fenix.maintenance.maintenance_session:
+    url: http://fenix.example.com:12347
+    name: queens-upgrade
+    hosts: "{{ groups['compute'] }}"
+    workflow: default
+    metadata:
+      openstack_release: Queens
+    actions:
+      - plugin: dummy
+        type: host
+    wait: true
+    wait_timeout: 7200
+  register: upgrade
+
+- name: Show how the session went
+  ansible.builtin.debug:
+    var: upgrade.progress
+
+- name: Schedule a session for tonight without waiting
+  fenix.maintenance.maintenance_session:
+    url: http://fenix.example.com:12347
+    name: nightly
+    hosts: [compute-1, compute-2]
+    maintenance_at: "2030-01-01 02:00:00"
+
+- name: End the nightly session
+  fenix.maintenance.maintenance_session:
+    url: http://fenix.example.com:12347
+    name: nightly
+    state: absent
+"""
+
+RETURN = r"""
+session_id:
+  description: The id of the session created, found or followed.
+  returned: when O(state=present), except in check mode when it would be created
+  type: str
+  sample: 695030ee-1c4d-11e8-a9b0-0242ac110002
+session:
+  description:
+    - The session's detail as the controller gives it (C(GET /v1/maintenance/{id}/detail)),
+      with its state, percent_done, error, hosts, projects, instances, action plug-ins and
+      their runs.
+  returned: when O(state=present), except in check mode when it would be created
+  type: dict
+  sample:
+    session_id: 695030ee-1c4d-11e8-a9b0-0242ac110002
+    state: MAINTENANCE_DONE
+    percent_done: 100
+    error: null
+    workflow: default
+    hosts:
+      - name: compute-1
+        state: MAINTENANCE_COMPLETE
+created:
+  description: Whether this run created the session.
+  returned: when O(state=present)
+  type: bool
+  sample: true
+progress:
+  description:
+    - The session's state changes with their times (UTC, ISO 8601), oldest first.
+    - Read from the controller's event log where it has one, else as observed while polling.
+  returned: when O(wait=true)
+  type: list
+  elements: dict
+  sample:
+    - state: MAINTENANCE
+      previous: null
+      at: "2026-01-05T10:00:00+00:00"
+    - state: PREPARE_MAINTENANCE
+      previous: MAINTENANCE
+      at: "2026-01-05T10:00:01+00:00"
+deleted:
+  description: Ids of the sessions deleted.
+  returned: when O(state=absent)
+  type: list
+  elements: str
+  sample: [695030ee-1c4d-11e8-a9b0-0242ac110002]
+"""
+
+import datetime
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.fenix.maintenance.plugins.module_utils._contract import (
+    MAINTENANCE_FAILED,
+    is_final,
+)
+from ansible_collections.fenix.maintenance.plugins.module_utils._controller_client import (
+    CONTROLLER_ARGSPEC,
+    ControllerError,
+    controller_from_module,
+    deadline_after,
+    seconds_left,
+)
+
+NAME_KEY = "fenix_name"
+STATE_EVENTS = ("session.created", "session.state")
+
+
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()  # noqa: UP017 (py3.8 targets)
+
+
+def sessions_named(client, name):
+    """The details of every listed session whose metadata carries this name."""
+    found = []
+    for session_id in client.list_session_ids():
+        try:
+            detail = client.get_session_detail(session_id)
+        except ControllerError as exc:
+            if exc.not_found:  # deleted since it was listed
+                continue
+            raise
+        if (detail.get("metadata") or {}).get(NAME_KEY) == name:
+            found.append(detail)
+    return found
+
+
+def unfinished_session_named(module, client):
+    """The unfinished session of O(name), or None; fails if it differs from what is asked."""
+    params = module.params
+    running = [d for d in sessions_named(client, params["name"]) if not is_final(d["state"])]
+    if not running:
+        return None
+    detail = running[0]
+    hosts = sorted(host["name"] for host in detail.get("hosts", []))
+    asked = sorted(params["hosts"])
+    if (asked and asked != hosts) or detail.get("workflow") != params["workflow"]:
+        module.fail_json(
+            msg=f"session {detail['session_id']} named {params['name']!r} is still running with "
+            f"workflow {detail.get('workflow')} over hosts {', '.join(hosts)}, not workflow "
+            f"{params['workflow']} over hosts {', '.join(asked) or '(all compute hosts)'}; wait "
+            "for it to end, delete it with state=absent, or use another name",
+            session_id=detail["session_id"],
+            session=detail,
+        )
+    return detail
+
+
+def create_body(params):
+    metadata = dict(params["metadata"] or {})
+    if params["name"]:
+        metadata[NAME_KEY] = params["name"]
+    body = dict(
+        hosts=params["hosts"],
+        state="MAINTENANCE",
+        workflow=params["workflow"],
+        metadata=metadata,
+        actions=[
+            dict(plugin=a["plugin"], type=a["type"], metadata=a.get("metadata") or {})
+            for a in params["actions"]
+        ],
+        download=params["download"],
+    )
+    if params["maintenance_at"]:
+        body["maintenance_at"] = params["maintenance_at"]
+    return body
+
+
+class Follower:
+    """Reads a session until it ends, keeping its state changes with their times."""
+
+    def __init__(self, client, session_id, first_detail=None):
+        self.client = client
+        self.session_id = session_id
+        self.progress = []
+        self._last_event = 0
+        self._use_events = True
+        self._first_detail = first_detail
+
+    def poll(self):
+        # The first read may be one the caller already made, so no state seen goes unrecorded.
+        detail, self._first_detail = self._first_detail, None
+        if detail is None:
+            detail = self.client.get_session_detail(self.session_id)
+        if self._use_events:
+            try:
+                self._read_events()
+            except ControllerError as exc:
+                if exc.status not in (404, 405, 501):
+                    raise
+                # A controller without the event log: record what polling sees instead.
+                self._use_events = False
+                self.progress = []
+        if not self._use_events:
+            last = self.progress[-1]["state"] if self.progress else None
+            if detail["state"] != last:
+                self.progress.append(
+                    dict(
+                        state=detail["state"],
+                        previous=last,
+                        at=utc_now(),
+                        percent_done=detail.get("percent_done"),
+                    )
+                )
+        return detail
+
+    def _read_events(self):
+        for event in self.client.session_events(self.session_id, after=self._last_event):
+            self._last_event = max(self._last_event, event.get("id") or 0)
+            if event.get("kind") in STATE_EVENTS:
+                self.progress.append(
+                    dict(state=event.get("new"), previous=event.get("old"), at=event.get("at"))
+                )
+
+    def follow(self, timeout, interval):
+        deadline = deadline_after(timeout)
+        while True:
+            detail = self.poll()
+            if is_final(detail["state"]) or seconds_left(deadline) <= 0:
+                return detail
+            time.sleep(min(interval, seconds_left(deadline)))
+
+
+def follow(module, client, detail, result):
+    params = module.params
+    session_id = detail["session_id"]
+    follower = Follower(client, session_id, first_detail=detail)
+    try:
+        detail = follower.follow(params["wait_timeout"], params["poll_interval"])
+    except ControllerError as exc:
+        if exc.not_found:
+            module.fail_json(
+                msg=f"session {session_id} was deleted while it was followed",
+                progress=follower.progress,
+                **result,
+            )
+        raise
+    result.update(session=detail, progress=follower.progress)
+    if detail["state"] == MAINTENANCE_FAILED:
+        module.fail_json(
+            msg=f"maintenance session {session_id} ended {MAINTENANCE_FAILED}: "
+            f"{detail.get('error') or 'no error recorded'}. Fix the cause, then resume it (PUT "
+            f"/v1/maintenance/{session_id} with the state to resume from) or delete it with "
+            "state=absent",
+            **result,
+        )
+    if not is_final(detail["state"]):
+        module.fail_json(
+            msg=f"maintenance session {session_id} is still in {detail['state']} "
+            f"({detail.get('percent_done')}% done) after {params['wait_timeout']} s; it goes on "
+            f"on the controller: follow it again with session_id={session_id} or read it with "
+            "maintenance_info",
+            **result,
+        )
+
+
+def ensure_present(module, client):
+    params = module.params
+    result = dict(changed=False, created=False)
+    if params["session_id"]:
+        try:
+            detail = client.get_session_detail(params["session_id"])
+        except ControllerError as exc:
+            if exc.not_found:
+                module.fail_json(
+                    msg=f"the controller has no session {params['session_id']} (it may have "
+                    "been deleted); start one without session_id"
+                )
+            raise
+    else:
+        detail = unfinished_session_named(module, client) if params["name"] else None
+    if detail is None:
+        result.update(changed=True, created=True)
+        if module.check_mode:
+            return result
+        session_id = client.create_session(create_body(params))
+        detail = client.get_session_detail(session_id)
+    result.update(session_id=detail["session_id"], session=detail)
+    if params["wait"] and not module.check_mode:
+        follow(module, client, detail, result)
+    return result
+
+
+def ensure_absent(module, client):
+    params = module.params
+    if params["session_id"]:
+        ids = [params["session_id"]]
+    else:
+        ids = [d["session_id"] for d in sessions_named(client, params["name"])]
+    deleted = []
+    for session_id in ids:
+        try:
+            if module.check_mode:
+                client.get_session(session_id)
+            else:
+                client.delete_session(session_id)
+        except ControllerError as exc:
+            if exc.not_found:
+                continue
+            raise
+        deleted.append(session_id)
+    return dict(changed=bool(deleted), deleted=deleted)
+
+
+def main():
+    argument_spec = dict(
+        state=dict(type="str", default="present", choices=["present", "absent"]),
+        name=dict(type="str"),
+        session_id=dict(type="str"),
+        hosts=dict(type="list", elements="str", default=[]),
+        workflow=dict(type="str", default="default"),
+        maintenance_at=dict(type="str"),
+        metadata=dict(type="dict", default={}),
+        actions=dict(
+            type="list",
+            elements="dict",
+            default=[],
+            options=dict(
+                plugin=dict(type="str", required=True),
+                type=dict(type="str", required=True),
+                metadata=dict(type="dict", default={}),
+            ),
+        ),
+        download=dict(type="list", elements="str", default=[]),
+        wait=dict(type="bool", default=False),
+        wait_timeout=dict(type="int", default=3600),
+        poll_interval=dict(type="float", default=2.0),
+    )
+    argument_spec.update(CONTROLLER_ARGSPEC)
+    module = AnsibleModule(
+        argument_spec=argument_spec,
+        supports_check_mode=True,
+        required_if=[("state", "absent", ("name", "session_id"), True)],
+    )
+    client = controller_from_module(module)
+    try:
+        if module.params["state"] == "present":
+            result = ensure_present(module, client)
+        else:
+            result = ensure_absent(module, client)
+    except ControllerError as exc:
+        module.fail_json(msg=exc.message, error=exc.to_dict())
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""maintenance_session's follow loop against a small fake controller: the ways a wait ends.
+
+The happy paths run against a real controller in tests/integration/targets/maintenance_session;
+here a scripted server makes a session fail or stall on demand, and serves no event log, as an
+OpenStack Fenix controller would not.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+from ansible_collections.fenix.maintenance.plugins.modules import maintenance_session
+
+SESSION = "5e55i0n-0000"
+
+
+class _Controller(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def _send(self, status, body):
+        raw = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def do_GET(self):
+        if self.path == f"/v1/maintenance/{SESSION}/detail":
+            states = self.server.states
+            state = states.pop(0) if len(states) > 1 else states[0]
+            error = self.server.error if state == "MAINTENANCE_FAILED" else None
+            self._send(
+                200,
+                {"session_id": SESSION, "state": state, "percent_done": 50, "error": error},
+            )
+        else:
+            message = f"nothing at {self.path}"
+            self._send(404, {"error": {"code": 404, "title": "Not Found", "message": message}})
+
+
+@pytest.fixture()
+def controller():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Controller)
+    server.states = ["MAINTENANCE"]
+    server.error = None
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def run_module(args, capsys):
+    with patch_module_args(args), pytest.raises(SystemExit) as exited:
+        maintenance_session.main()
+    return exited.value.code, json.loads(capsys.readouterr().out)
+
+
+def follow_args(controller, **extra):
+    args = dict(
+        url=f"http://127.0.0.1:{controller.server_address[1]}",
+        session_id=SESSION,
+        wait=True,
+        poll_interval=0.01,
+        wait_timeout=10,
+    )
+    args.update(extra)
+    return args
+
+
+def test_a_failed_session_fails_the_task_with_its_error(controller, capsys):
+    controller.states = ["MAINTENANCE", "PREPARE_MAINTENANCE", "MAINTENANCE_FAILED"]
+    controller.error = "compute-1 did not come back from its reboot"
+    code, result = run_module(follow_args(controller), capsys)
+    assert code == 1
+    assert result["failed"]
+    assert "ended MAINTENANCE_FAILED" in result["msg"]
+    assert "compute-1 did not come back from its reboot" in result["msg"]
+    assert "resume" in result["msg"]
+    states = [step["state"] for step in result["progress"]]
+    assert states == ["MAINTENANCE", "PREPARE_MAINTENANCE", "MAINTENANCE_FAILED"]
+    assert all(step["at"] for step in result["progress"])
+
+
+def test_a_session_still_running_at_the_deadline_fails_with_how_to_follow_it(controller, capsys):
+    controller.states = ["PLANNED_MAINTENANCE"]
+    code, result = run_module(follow_args(controller, wait_timeout=0), capsys)
+    assert code == 1
+    assert "still in PLANNED_MAINTENANCE" in result["msg"]
+    assert f"session_id={SESSION}" in result["msg"]
+
+
+def test_a_done_session_is_followed_without_change(controller, capsys):
+    controller.states = ["START_MAINTENANCE", "MAINTENANCE_DONE"]
+    code, result = run_module(follow_args(controller), capsys)
+    assert code == 0
+    assert not result["changed"]
+    assert result["session"]["state"] == "MAINTENANCE_DONE"
+    assert [s["state"] for s in result["progress"]] == ["START_MAINTENANCE", "MAINTENANCE_DONE"]
+
+
+def test_absent_needs_a_name_or_an_id(controller, capsys):
+    url = f"http://127.0.0.1:{controller.server_address[1]}"
+    code, result = run_module(dict(url=url, state="absent"), capsys)
+    assert code == 1
+    assert "name" in result["msg"] and "session_id" in result["msg"]
+
+
+def test_the_url_comes_from_fenix_url_when_not_given(controller, capsys, monkeypatch):
+    monkeypatch.setenv("FENIX_URL", f"http://127.0.0.1:{controller.server_address[1]}")
+    controller.states = ["MAINTENANCE_DONE"]
+    code, result = run_module(dict(session_id=SESSION), capsys)
+    assert code == 0
+    assert result["session_id"] == SESSION
