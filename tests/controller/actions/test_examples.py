@@ -63,3 +63,20 @@ def test_service_check_fails_naming_the_service_that_does_not_answer(tmp_path):
 
     assert not outcome.ok
     assert "nova-compute does not answer on port" in outcome.error()
+
+
+def test_os_upgrade_runs_the_collections_host_upgrade_role_by_its_name(tmp_path):
+    # A dry run against this machine: apt is really asked what it would upgrade.
+    results = []
+
+    outcome = run_playbook(
+        resolve_playbook("os_upgrade"),
+        hosts=["compute-1"],
+        extravars={"host_upgrade_dry_run": True, "host_upgrade_update_cache": False},
+        private_data_dir=tmp_path / "run",
+        on_task=results.append,
+    )
+
+    assert outcome.ok, outcome.error()
+    summary = [r.message for r in results if r.task == "Say what the upgrade did or would do"]
+    assert len(summary) == 1 and "(dry run: nothing changed)" in summary[0]
