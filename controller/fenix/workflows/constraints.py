@@ -124,13 +124,13 @@ def load_rules(repo: Repository, instance_ids: Iterable[str]) -> Rules:
         )
     named = {rule.group_id for rule in instances.values() if rule.group_id}
     groups: dict[str, GroupRule] = {}
-    for row in repo.group_constraints(named).values():
-        groups[row.group_id] = GroupRule(
-            group_id=row.group_id,
-            anti_affinity=bool(row.anti_affinity_group),
-            max_per_host=row.max_instances_per_host or None,
-            max_impacted=row.max_impacted_members,
-            recovery_time=float(row.recovery_time or 0),
+    for group in repo.group_constraints(named).values():
+        groups[group.group_id] = GroupRule(
+            group_id=group.group_id,
+            anti_affinity=bool(group.anti_affinity_group),
+            max_per_host=group.max_instances_per_host or None,
+            max_impacted=group.max_impacted_members,
+            recovery_time=float(group.recovery_time or 0),
         )
     return Rules(instances, groups)
 

@@ -124,6 +124,7 @@ class InstanceTalk:
         sent: dict[str, Ask] = {}
         with self.ctx.db.transaction() as repo:
             session = repo.get_session(self.ctx.session_id, with_deleted=True)
+            assert session is not None  # the workflow runs it
             keys = [n.key for n in notices]
             existing = {row.key: row for row in repo.asks(session.id, keys=keys)}
             fresh = [n for n in notices if n.key not in existing]
@@ -207,6 +208,7 @@ class InstanceTalk:
         if not done:
             return
         session = repo.get_session(self.ctx.session_id, with_deleted=True)
+        assert session is not None  # the workflow runs it
         for project_id, instance_id in done:
             payload = self.talk._payload(
                 session, ProjectStep.INSTANCE_ACTION_DONE, project_id, [], None

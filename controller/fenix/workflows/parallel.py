@@ -6,9 +6,19 @@ taken out of service when their instances have somewhere to go, instances told o
 moves started when their group admits one more impacted member, empty hosts maintained. The
 plan comes from fenix.workflows.scheduler; this module does the I/O and keeps the record.
 
-Moves are started through the driver and waited on by a few waiter threads; each host's
-maintenance (its action plug-ins and the cloud's part) runs on a thread of its own, through
-HostMaintenance, which writes the host rows. Only the loop writes instance rows and asks.
+- Telling: an instance whose manager may act on the notice itself (OWN_ACTION) is told only
+  when it may be impacted: the notice starts its impact. The others are told ahead of their
+  host (those with a lead time on the hosts expected next; those of projects without a
+  manager at once, there being nobody to wait for), so that lead times and answers are over
+  when their host's turn comes.
+- Moving: a member counts as impacted from the start of its move until recovery_time after it
+  is back. Members of groups that allow few impacted at once may move ahead of their host, to a
+  maintained host with room, while their group is idle: their chain of moves and recoveries
+  then does not hold their host up.
+- Waiting: one watcher thread per host being emptied long-polls the move expected to end
+  first and, when it ends, looks once at the host for the others; each host's maintenance
+  (action plug-ins, the cloud's part) runs on a thread of its own, through HostMaintenance,
+  which writes the host rows. Only the loop writes instance rows and asks.
 
 Every move is recorded as intent (STARTING) before the driver is called, as in
 fenix.workflows.moves, so a resumed workflow finds it: RUNNING moves are waited on again,
@@ -70,7 +80,8 @@ class Job:
     host: str
     group_id: str
     early: bool
-    """Told before its host starts (it has a lead time and no OWN_ACTION): admitted later."""
+    """Told before its host starts (a lead time, or no manager; never OWN_ACTION): admitted
+    against its group's limits only when it moves."""
     seq: float
     """Order of its host's start (inf while the host has not started): first come, first go."""
     state: str = WAITING
@@ -159,7 +170,7 @@ class ParallelMaintenance:
                 progressed |= self._tell_ahead(maintain)
                 progressed |= self._tell(step)
                 progressed |= self._move(maintain)
-                if self._finished(maintain):
+                if self._finished(maintain, new_hosts):
                     return True
                 self._pause(progressed, new_hosts)
         except BaseException:
@@ -173,8 +184,11 @@ class ParallelMaintenance:
         if not self._loaded:
             self.load()
         started: list[tuple[str, dict[str, str]]] = []
+        seen = {h.name: (h.state, h.enabled) for h in self.cluster.hosts.values()}
         try:
             for host in self._candidates():
+                if self.cluster.reserved(host):
+                    continue  # a target of one tried before it
                 instance_ids = [i.instance_id for i in self.cluster.on(host)]
                 busy = {h.name for h in self.cluster.hosts.values() if h.state in _IN_PROGRESS}
                 plan = self.cluster.place(instance_ids, exclude=busy | {host}, allow_due=True)
@@ -191,7 +205,9 @@ class ParallelMaintenance:
             for host, plan in started:
                 for instance_id in plan:
                     self.cluster.update(instance_id, target=None)
-                self.cluster.set_host_state(host, HostState.PENDING)
+                state, enabled = seen[host]
+                self.cluster.set_host_state(host, state)
+                self.cluster.hosts[host].enabled = enabled
 
     def close(self) -> None:
         """Leave no thread behind: waiters stop polling, maintenance in progress is waited for."""
@@ -239,7 +255,7 @@ class ParallelMaintenance:
         with self.ctx.db.transaction() as repo:
             return repo.get_session(self.ctx.session_id, with_deleted=True).stop_requested
 
-    def _finished(self, maintain: bool) -> bool:
+    def _finished(self, maintain: bool, new_hosts: bool) -> bool:
         if any(job.state != DONE for job in self.jobs.values() if self._started(job.host)):
             return False
         if maintain:
@@ -247,11 +263,10 @@ class ParallelMaintenance:
             return not self._maintaining and all(
                 h.state == HostState.MAINTENANCE_COMPLETE for h in hosts
             )
-        return all(
-            not self.cluster.on(h.name)
-            for h in self.cluster.hosts.values()
-            if h.state == HostState.PREPARING
-        )
+        preparing = [h for h in self.cluster.hosts.values() if h.state == HostState.PREPARING]
+        if not preparing and new_hosts:
+            return False  # the first hosts are still to be chosen
+        return all(not self.cluster.on(h.name) for h in preparing)
 
     # -- reading the world ---------------------------------------------------------------
     def load(self) -> None:
@@ -441,37 +456,40 @@ class ParallelMaintenance:
         return progressed
 
     def _record_moves(self, moved: list[tuple[Job, ActionResult, float]]) -> None:
-        failures = []
+        """Moves that ended: the plan's view first, so that a host left empty goes into
+        maintenance at once; then their record, INSTANCE_ACTION_DONE and any breach."""
+        failures: list[tuple[Job, str]] = []
+        ended: list[tuple[Job, str | None, bool, dict[str, Any]]] = []
+        for job, result, at in moved:
+            if result.status != ActionStatus.DONE:
+                failures.append((job, result.error or "still running after the move timeout"))
+                continue
+            evicted = job.action == InstanceAction.EVICTION
+            if job.action == InstanceAction.OWN_ACTION:
+                where = result.host  # None: its manager deleted it
+            else:
+                where = None if evicted else (result.host or self._target(job))
+            ended.append((job, where, evicted, self._finish(job, at, where)))
+        if not failures:
+            self._maintain_empty_hosts()
         done = []
         with self.ctx.db.transaction() as repo:
-            rows = {
-                r.instance_id: r
-                for r in repo.session_instances(
-                    self.ctx.session_id, [job.instance_id for job, _r, _a in moved]
-                )
-            }
-            for job, result, at in moved:
+            ids = [job.instance_id for job, _r, _a in moved]
+            rows = {r.instance_id: r for r in repo.session_instances(self.ctx.session_id, ids)}
+            for job, error in failures:
                 row = rows[job.instance_id]
-                if result.status != ActionStatus.DONE:
-                    error = result.error or "still running after the move timeout"
-                    row.action_state = ActionState.FAILED
-                    row.details = {**(row.details or {}), "error": error}
-                    repo.add_event(
-                        self.ctx.session_id,
-                        "instance.action",
-                        job.instance_id,
-                        ActionState.RUNNING,
-                        ActionState.FAILED,
-                        {"error": error},
-                    )
-                    failures.append(f"{job.instance_id}: {error}")
-                    continue
-                evicted = job.action == InstanceAction.EVICTION
-                if job.action == InstanceAction.OWN_ACTION:
-                    where = result.host  # None: its manager deleted it
-                else:
-                    where = None if evicted else (result.host or self._target(job))
-                details = self._finish(job, at, where)
+                row.action_state = ActionState.FAILED
+                row.details = {**(row.details or {}), "error": error}
+                repo.add_event(
+                    self.ctx.session_id,
+                    "instance.action",
+                    job.instance_id,
+                    ActionState.RUNNING,
+                    ActionState.FAILED,
+                    {"error": error},
+                )
+            for job, where, evicted, details in ended:
+                row = rows[job.instance_id]
                 breach = self._breach(job, details.get("downtime"))
                 if breach:
                     details["breaches"] = [*(row.details or {}).get("breaches", []), breach]
@@ -494,8 +512,9 @@ class ParallelMaintenance:
                     done.append((job.project_id, job.instance_id))
             self.talk.actions_done(repo, done)
         if failures:
-            hosts = sorted({job.host for job, _r, _a in moved})
-            raise MoveFailed(f"could not empty {', '.join(hosts)}: " + "; ".join(failures))
+            hosts = sorted({job.host for job, _e in failures})
+            reasons = "; ".join(f"{job.instance_id}: {error}" for job, error in failures)
+            raise MoveFailed(f"could not empty {', '.join(hosts)}: {reasons}")
 
     def _finish(self, job: Job, at: float, where: str | None) -> dict[str, Any]:
         """The instance is back (or gone): update the plan's view; the row's new details."""
@@ -631,7 +650,7 @@ class ParallelMaintenance:
             there = {i.instance_id for i in self.ctx.driver.list_instances(host=host)}
             gone += [j for j in watched if j.host == host and j.instance_id not in there]
         timeout = self.ctx.settings.own_action_timeout
-        late = [j for j in watched if j not in gone and time.time() - j.started_at > timeout]
+        late = [j for j in watched if j not in gone and time.time() - (j.started_at or 0) > timeout]
         if late:
             raise MoveFailed(
                 "; ".join(f"{j.action} did not take {j.instance_id} off {j.host}" for j in late)
@@ -693,52 +712,64 @@ class ParallelMaintenance:
         return time.time() + (rule.lead_time if early else 0.0)
 
     def _start_hosts(self, step: ProjectStep, *, allow_due: bool) -> bool:
-        """Take out of service every host, best first, whose instances all have a place."""
-        candidates = self._candidates()
-        if not candidates or self._tried == (self.cluster.version, allow_due):
+        """Take hosts out of service, best first, while the instances of one have a place.
+
+        After each start the others are ranked again: the members it holds now wait their
+        turn in their groups, which may make another host a better choice than the runner-up.
+        """
+        if self._tried == (self.cluster.version, allow_due):
             return False
-        free = sum(max(self.cluster.free(h.name), 0) for h in self.cluster.hosts.values())
-        smallest = min(sum(i.size for i in self.cluster.on(h)) for h in candidates)
-        if smallest > free:
-            self._tried = (self.cluster.version, allow_due)
-            return False
-        outlook = self._outlook(candidates)
-        due_order = {o.host: n for n, o in enumerate(outlook)}
-        planned = self._planned_hosts(outlook)
         started = False
-        for option in outlook:
-            host = option.host
-            if self.cluster.reserved(host):
-                continue  # just chosen as a target for a host started before it
-            instance_ids = [
-                i.instance_id
-                for i in self.cluster.on(host)
-                if i.instance_id not in self.jobs or self.jobs[i.instance_id].state != MOVING
-            ]
-            exclude = {host} | planned
-            plan = self.cluster.place(
-                instance_ids, exclude=exclude, allow_due=allow_due, due_order=due_order
-            )
-            if plan is None:
-                continue
-            for instance_id, target in plan.items():
-                self.cluster.update(instance_id, target=target)
-            self._take_out_of_service(host)
-            self.cluster.set_host_state(host, HostState.PREPARING)
-            self._starts += 1
-            self._open_jobs(step, host)
-            started = True
-            LOG.info(
-                "session %s: %s out of service, delay %.1f s, chain %.1f s, targets %s",
-                self.ctx.session_id,
-                host,
-                option.delay * self.scale,
-                option.chain * self.scale,
-                plan,
-            )
+        unplaceable: set[str] = set()
+        while candidates := [c for c in self._candidates() if c not in unplaceable]:
+            room = self.cluster.room(allow_due=allow_due)
+            if min(sum(i.size for i in self.cluster.on(h)) for h in candidates) > room:
+                break  # not even the lightest host fits: no need to try each
+            outlook = self._outlook(candidates)
+            due_order = {o.host: n for n, o in enumerate(outlook)}
+            for option in outlook:
+                plan = self._plan_host(option.host, allow_due, due_order)
+                if plan is not None:
+                    self._start_host(step, option, plan)
+                    started = True
+                    break
+                unplaceable.add(option.host)
+            else:
+                break
         if not started:
             self._tried = (self.cluster.version, allow_due)
         return started
+
+    def _plan_host(
+        self, host: str, allow_due: bool, due_order: dict[str, int]
+    ) -> dict[str, str] | None:
+        """Targets for the instances on a host (but those already on their way elsewhere);
+        of the hosts still due, those expected last first."""
+        instance_ids = [
+            i.instance_id
+            for i in self.cluster.on(host)
+            if i.instance_id not in self.jobs or self.jobs[i.instance_id].state != MOVING
+        ]
+        return self.cluster.place(
+            instance_ids, exclude={host}, allow_due=allow_due, due_order=due_order
+        )
+
+    def _start_host(self, step: ProjectStep, option, plan: dict[str, str]) -> None:
+        host = option.host
+        for instance_id, target in plan.items():
+            self.cluster.update(instance_id, target=target)
+        self._take_out_of_service(host)
+        self.cluster.set_host_state(host, HostState.PREPARING)
+        self._starts += 1
+        self._open_jobs(step, host)
+        LOG.info(
+            "session %s: %s out of service, delay %.1f s, chain %.1f s, targets %s",
+            self.ctx.session_id,
+            host,
+            option.delay * self.scale,
+            option.chain * self.scale,
+            plan,
+        )
 
     def _take_out_of_service(self, host: str) -> None:
         """PREPARING, recorded (disabled) before anything moves; the cloud is told at once
@@ -756,7 +787,7 @@ class ParallelMaintenance:
 
     def _planned_hosts(self, outlook) -> set[str]:
         """The hosts expected next: two per host in progress (the plan shifts as hosts come
-        back). Their instances are told early (lead time) and are no place to put anything."""
+        back), whose instances with a manager and a lead time are told early."""
         slots = sum(1 for h in self.cluster.hosts.values() if h.state in _IN_PROGRESS)
         return {o.host for o in outlook[: 2 * max(slots, 1)]}
 
@@ -781,10 +812,11 @@ class ParallelMaintenance:
 
     def _maintain_empty_hosts(self) -> bool:
         progressed = False
+        busy = {j.host for j in self.jobs.values() if j.state != DONE}
         for host in self.cluster.hosts.values():
             if host.state != HostState.PREPARING or host.name in self._maintaining:
                 continue
-            if any(j.host == host.name and j.state != DONE for j in self.jobs.values()):
+            if host.name in busy:
                 continue
             disabling = self._disabling.pop(host.name, None)
             if disabling is not None:
@@ -1013,9 +1045,14 @@ class ParallelMaintenance:
             if job.action == InstanceAction.EVICTION:
                 self.cluster.update(job.instance_id, target=None)
             calls[job.instance_id] = self._callers.submit(
-                self._call_move, job.instance_id, job.action, target
+                self._call_move, job.instance_id, str(job.action), target
             )
         outcomes = {instance_id: call.result() for instance_id, call in calls.items()}
+        for job in jobs:
+            action_id = outcomes[job.instance_id][0]
+            job.action_id = action_id
+            if action_id is not None:
+                self._watch(job, action_id)  # before the record: it runs while we write
         failures = []
         with self.ctx.db.transaction() as repo:
             for row in repo.session_instances(self.ctx.session_id, list(outcomes)):
@@ -1037,11 +1074,6 @@ class ParallelMaintenance:
                 )
         if failures:
             raise MoveFailed("could not start moves: " + "; ".join(failures))
-        for job in jobs:
-            action_id = outcomes[job.instance_id][0]
-            job.action_id = action_id
-            if action_id is not None:
-                self._watch(job, action_id)
 
     def _call_move(
         self, instance_id: str, action: str, target: str | None

@@ -115,7 +115,7 @@ class Cluster:
         if instance is not None:
             self._count(instance, -1)
 
-    def set_host_state(self, host: str, state: str) -> None:
+    def set_host_state(self, host: str, state: str | None) -> None:
         """This session's state of one of its hosts (out of service while in progress)."""
         self.hosts[host].state = state
         if state in (HostState.PREPARING, HostState.IN_MAINTENANCE):
@@ -145,6 +145,19 @@ class Cluster:
     def members_on(self, host: str, group_id: str) -> int:
         """Members of the group on the host, or on their way to it."""
         return self._members[(host, group_id)]
+
+    def room(self, *, allow_due: bool) -> int:
+        """Free room on the hosts that may take instances (see place())."""
+        return sum(
+            max(self.free(host.name), 0)
+            for host in self.hosts.values()
+            if host.compute
+            and host.enabled
+            and (
+                host.state in (None, HostState.MAINTENANCE_COMPLETE)
+                or (allow_due and host.state == HostState.PENDING)
+            )
+        )
 
     # -- placing -------------------------------------------------------------------------
     def place(

@@ -6,8 +6,9 @@ import json
 
 from fenix.demo.runner import DemoOptions, run_demo
 from fenix.drivers.simulated import SimulatedDriver
+from fenix.runtime import Runtime
 from fenix.vnfm import SampleVnfm, VnfmConfig
-from tests.controller.live import wait_until
+from tests.controller.live import FINAL, wait_until
 from tests.controller.workflows.vnf_helpers import (
     at,
     host_windows,
@@ -113,7 +114,7 @@ def test_a_lone_instance_action_answers_the_instance_it_is_asked_about(live_stac
 
 def test_a_project_asked_about_several_instances_names_the_one_it_answers(live_stack):
     live = live_stack.start(
-        cloud={"hosts": 4, "projects": 1, "instances": 4}, reply_window=4.0, long_reply_window=1.0
+        cloud={"hosts": 4, "projects": 1, "instances": 4}, reply_window=2.5, long_reply_window=0.5
     )
     config = VnfmConfig(controller_url=live.url, project_id=P1, token=live.token_for(P1))
     live.managers.append(MuteOnInstancesVnfm(config).start())
@@ -147,6 +148,8 @@ def test_a_project_asked_about_several_instances_names_the_one_it_answers(live_s
     moved = live.cloud_report()["instances"]
     assert {m["kind"] for m in moved[first]["moves"]} >= {"migrate"}
     assert {m["kind"] for m in moved[second]["moves"]} >= {"migrate"}
+    unknown = live.http.get(f"{url}/not-an-instance", timeout=10)
+    assert unknown.status_code == 404
 
 
 def test_short_capacity_asks_managers_to_scale_in_then_goes_in_parallel(live_stack):
@@ -170,16 +173,6 @@ def test_short_capacity_asks_managers_to_scale_in_then_goes_in_parallel(live_sta
     assert len(driver.list_instances()) == before  # scaled back out on MAINTENANCE_COMPLETE
 
 
-def test_unknown_reply_url_instance_is_not_found(live_stack):
-    live = live_stack.start(cloud={"hosts": 2, "projects": 1, "instances": 1})
-    session_id = live.create_session(workflow="vnf")
-    live.wait_for(session_id, timeout=60)
-
-    response = live.http.get(f"{live.url}/v1/maintenance/{session_id}/{P1}/nope", timeout=10)
-
-    assert response.status_code == 404
-
-
 def test_demo_with_the_vnf_workflow_maintains_hosts_in_parallel_without_breach(tmp_path, capsys):
     report_path = tmp_path / "report.json"
     options = DemoOptions(
@@ -188,7 +181,7 @@ def test_demo_with_the_vnf_workflow_maintains_hosts_in_parallel_without_breach(t
         actions=False,
         migrate_seconds=0.2,
         live_migrate_seconds=0.1,
-        maintain_seconds=2.0,
+        maintain_seconds=1.5,
     )
 
     assert run_demo(options) == 0
@@ -205,3 +198,38 @@ def test_demo_with_the_vnf_workflow_maintains_hosts_in_parallel_without_breach(t
     assert (
         "hosts in maintenance at once: up to 2; constraint breaches: 0" in capsys.readouterr().out
     )
+
+
+def test_a_restarted_controller_finishes_the_session_where_it_stopped(live_stack):
+    live = live_stack.start(
+        cloud={"hosts": 4, "projects": 1, "instances": 4, "maintain_seconds": 0.6}
+    )
+    session_id = live.create_session(workflow="vnf")
+    wait_until(
+        lambda: (
+            any(h["state"] == "IN_MAINTENANCE" for h in live.detail(session_id)["hosts"])
+            and live.detail(session_id)["state"] == "PLANNED_MAINTENANCE"
+        ),
+        what="hosts in maintenance",
+    )
+
+    live.runtime.stop()  # the engine leaves at a safe point; its lease is given back
+    again = Runtime(live.runtime.settings.model_copy())
+    again.start()
+    try:
+
+        def final_state():
+            with again.db.transaction() as repo:
+                session = repo.get_session(session_id)
+                return session.state if session.state in FINAL else None
+
+        assert wait_until(final_state, timeout=60, what="session over") == "MAINTENANCE_DONE"
+    finally:
+        again.stop()
+    report = live.cloud_report()
+    assert all(h["enabled"] and h["maintenance"] for h in report["hosts"].values())
+    assert all(i["fate"] == "active" for i in report["instances"].values())
+    with again.db.transaction() as repo:
+        runs = [e for e in repo.events(session_id) if e.kind == "engine.run"]
+        breaches = [e for e in repo.events(session_id) if e.kind == "constraint.breach"]
+    assert len(runs) == 2 and not breaches
