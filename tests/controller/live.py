@@ -1,8 +1,8 @@
 """A live controller for tests: simulated cloud, Runtime with its engine, the API on a free port.
 
-Everything is real: HTTP over sockets, a SQLite file, the engine's threads, the simulated
-cloud's timed moves, API tokens (the admin's for `http`, each project's for its manager). Only
-the durations are short.
+Everything is real: HTTP over sockets, the database (a SQLite file or PostgreSQL), the engine's
+threads, the simulated cloud's timed moves, API tokens (the admin's for `http`, each project's
+for its manager). Only the durations are short.
 """
 
 from __future__ import annotations
@@ -106,8 +106,9 @@ class LiveController:
 class LiveStack:
     """Builds LiveControllers and stops everything they started, newest first."""
 
-    def __init__(self, tmp_path: Path) -> None:
+    def __init__(self, tmp_path: Path, database_url: str) -> None:
         self.tmp_path = tmp_path
+        self.database_url = database_url
         self._stops: list = []
 
     def start(
@@ -119,7 +120,7 @@ class LiveStack:
         sim, sim_server = start_sim_cloud(config)
         self._stops += [sim.close, sim_server.stop]
         values = {
-            "database_url": f"sqlite:///{self.tmp_path / 'fenix.db'}",
+            "database_url": self.database_url,
             "artifacts_dir": str(self.tmp_path / "artifacts"),
             "sim_url": sim_server.url,
             "reply_window": 5.0,

@@ -33,7 +33,10 @@ def controller_env(live) -> dict[str, str]:
 
 
 def test_watch_shows_progress_and_exits_0_when_the_session_is_done(live_stack):
-    live = live_stack.start(cloud={"hosts": 3, "projects": 2, "instances": 2})
+    # Each host's maintenance lasts several polls, so a poll sees a host in maintenance.
+    live = live_stack.start(
+        cloud={"hosts": 3, "projects": 2, "instances": 2, "maintain_seconds": 1.0}
+    )
     live.add_manager("project-1")
     live.add_manager("project-2", instance_action="MIGRATE")
 

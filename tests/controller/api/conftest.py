@@ -1,4 +1,5 @@
-"""A real controller app per test: a Runtime on a temporary SQLite file, the engine off, and a
+"""A real controller app per test: a Runtime on a fresh database (each backend in turn, see
+`database_url`), the engine off, and a
 simulated cloud served over HTTP (hosts compute-1..3 and controller-1, projects project-1..2).
 
 The app checks API tokens as a deployed controller does (`TOKENS`); `client` is the admin's,
@@ -35,10 +36,8 @@ def sim_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def runtime(tmp_path, sim_url: str) -> Iterator[Runtime]:
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'fenix.db'}", run_engine=False, tokens=TOKENS
-    )
+def runtime(database_url: str, sim_url: str) -> Iterator[Runtime]:
+    settings = Settings(database_url=database_url, run_engine=False, tokens=TOKENS)
     rt = Runtime(settings, driver=SimulatedDriver(sim_url, timeout=5.0))
     yield rt
     rt.stop()

@@ -24,12 +24,12 @@ SPOOFED_ADMIN = {"X-Identity-Status": "Confirmed", "X-Roles": "admin", "X-Projec
 
 
 @pytest.fixture
-def make_client(tmp_path, sim_url) -> Iterator[Callable[..., FlaskClient]]:
+def make_client(database_url, sim_url) -> Iterator[Callable[..., FlaskClient]]:
     """A test client of an app built with these settings (the engine off)."""
     runtimes: list[Runtime] = []
 
     def make(**settings) -> FlaskClient:
-        values = {"database_url": f"sqlite:///{tmp_path / 'fenix.db'}", "run_engine": False}
+        values = {"database_url": database_url, "run_engine": False}
         runtime = Runtime(Settings(**{**values, **settings}), driver=SimulatedDriver(sim_url))
         runtimes.append(runtime)
         return create_app(runtime).test_client()

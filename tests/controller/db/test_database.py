@@ -9,13 +9,9 @@ from fenix.db.database import Database
 from fenix.timeutil import utcnow
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'fenix.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    db = Database(url)
+@pytest.fixture
+def database(database_url):
+    db = Database(database_url)
     db.upgrade()
     yield db
     db.dispose()

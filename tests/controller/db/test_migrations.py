@@ -9,8 +9,8 @@ from fenix.db.database import Database
 from fenix.db.models import Base
 
 
-def test_models_and_migrations_agree(tmp_path):
-    db = Database(f"sqlite:///{tmp_path / 'fenix.db'}")
+def test_models_and_migrations_agree(database_url):
+    db = Database(database_url)
     db.upgrade()
     with db.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)

@@ -196,8 +196,12 @@ def test_deleting_a_failed_session_puts_the_host_it_held_back_in_service(live_st
 
     assert live.http.delete(f"{live.url}/v1/maintenance/{session_id}").status_code == 200
 
-    wait_until(lambda: all(h.enabled for h in driver.list_hosts()), what="host enabled")
-    released = [e for e in live.events(session_id) if e["kind"] == "host.enabled"]
+    # The cloud is told first, the record follows: wait for the record.
+    released = wait_until(
+        lambda: [e for e in live.events(session_id) if e["kind"] == "host.enabled"],
+        what="host.enabled recorded",
+    )
+    assert all(h.enabled for h in driver.list_hosts())
     assert len(released) == 1 and released[0]["data"] == {"why": "session ended"}
 
 
@@ -222,9 +226,12 @@ def test_deleting_a_session_planned_for_later_frees_its_hosts_at_once(live_stack
     assert live.http.delete(f"{live.url}/v1/maintenance/{session_id}").status_code == 200
 
     second = wait_until(
-        lambda: live.http.post(
-            f"{live.url}/v1/maintenance", json={"state": "MAINTENANCE", "hosts": []}
-        ).status_code == 200,
+        lambda: (
+            live.http.post(
+                f"{live.url}/v1/maintenance", json={"state": "MAINTENANCE", "hosts": []}
+            ).status_code
+            == 200
+        ),
         what="hosts free for a new session",
     )
     assert second
