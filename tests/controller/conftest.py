@@ -23,6 +23,31 @@ EVENTLET_FORK_WARNING = r"Using fork\(\) is a bad idea"
 never used here) warns at every fork, e.g. ansible-runner's. Not ours to act on."""
 
 
+REPORTS = pytest.StashKey[list[tuple[str, list[str]]]]()
+
+
+@pytest.fixture
+def report(request):
+    """`report(*lines)`: what a test tried and what held, printed after the run even when it
+    passes (the chaos test, the fuzzing), so that CI's log shows it."""
+    lines: list[str] = []
+
+    def add(*more: str) -> None:
+        print(*more, sep="\n")  # also in the captured output of a failure
+        lines.extend(more)
+
+    yield add
+    if lines:
+        request.config.stash.setdefault(REPORTS, []).append((request.node.nodeid, lines))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    for nodeid, lines in config.stash.get(REPORTS, []):
+        terminalreporter.write_sep("-", f"report: {nodeid}")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(autouse=True)
 def _ignore_eventlet_fork_warning():
     warnings.filterwarnings("ignore", message=EVENTLET_FORK_WARNING, category=DeprecationWarning)

@@ -33,6 +33,8 @@ from fenix.engine.states import FINAL_SESSION_STATES, REPLY_STEPS, SessionState
 from fenix.timeutil import utcnow
 
 _FINAL = [str(state) for state in FINAL_SESSION_STATES]
+HOST_CLAIM_LOCK = 0x66656E6978
+"""The PostgreSQL advisory lock key under which hosts are checked free and claimed."""
 
 
 class Repository:
@@ -127,13 +129,33 @@ class Repository:
         self.add_event(session.id, "session.state", session.id, old, str(new), data)
 
     def busy_hosts(self, names: Iterable[str]) -> dict[str, str]:
-        """Which of these hosts another unfinished session holds: name -> session id."""
+        """Which of these hosts another unfinished session holds: name -> session id.
+
+        Callers check and then claim hosts in the same transaction, so this first takes the
+        host-claim lock until that transaction ends: another controller process on the same
+        database checking at the same moment waits, then sees the claim.
+        """
+        self._lock_host_claims()
         query = (
             select(SessionHost.name, Session.id)
             .join(Session, SessionHost.session_id == Session.id)
             .where(SessionHost.name.in_(list(names)), Session.state.not_in(_FINAL))
         )
         return {name: session_id for name, session_id in self.orm.execute(query)}
+
+    def _lock_host_claims(self) -> None:
+        # Without it two processes both see the hosts free: PostgreSQL runs the transactions
+        # side by side (READ COMMITTED), and SQLite takes its write lock only at the first
+        # write, after both have read.
+        if self.orm.get_bind().dialect.name == "postgresql":
+            self.orm.execute(select(func.pg_advisory_xact_lock(HOST_CLAIM_LOCK)))
+        else:  # a write that changes nothing takes SQLite's one write lock now
+            self.orm.execute(
+                update(Session)
+                .where(Session.id.is_(None))
+                .values(owner=Session.owner)
+                .execution_options(synchronize_session=False)
+            )
 
     def runnable_session_ids(self, now: datetime, owner: str) -> list[str]:
         """Sessions with work left, that are due and whose lease is free, expired or ours."""

@@ -2,7 +2,9 @@
 
 A session is run by whichever engine holds its lease in the database. The lease is renewed while
 the session runs; when a controller dies, its leases run out and any engine (this one after a
-restart, or another process on the same database) picks the sessions up and resumes them.
+restart, or another process on the same database) picks the sessions up and resumes them. An
+engine that finds its lease taken (it stalled past the lease) stops the session's thread at its
+next safe point, so that one session is never run by two engines for longer than that.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class Engine:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._runners: dict[str, threading.Thread] = {}
+        self._session_stops: dict[str, threading.Event] = {}
+        """Per running session: set to stop it at its next safe point (shutdown, lease lost)."""
         self._thread = threading.Thread(target=self._loop, name="engine", daemon=True)
 
     def start(self) -> None:
@@ -48,6 +52,8 @@ class Engine:
     def stop(self, timeout: float = 10.0) -> None:
         """Ask every session to stop at its next safe point, and wait for them."""
         self._stop.set()
+        for session_stop in list(self._session_stops.values()):
+            session_stop.set()
         self._wake.set()
         self.runtime.wake()
         self._thread.join(timeout)
@@ -86,9 +92,18 @@ class Engine:
         for session_id in self.running_sessions:
             with self.runtime.db.transaction() as repo:
                 if not repo.acquire_lease(session_id, self.id, lease):
-                    LOG.error("lost the lease of session %s", session_id)
+                    LOG.error(
+                        "lost the lease of session %s to another engine: stopping it here",
+                        session_id,
+                    )
+                    self._session_stops[session_id].set()
+                    self.runtime.wake()
 
     def _start_runner(self, session_id: str) -> None:
+        session_stop = threading.Event()
+        if self._stop.is_set():
+            session_stop.set()
+        self._session_stops[session_id] = session_stop
         thread = threading.Thread(
             target=self._run_session,
             args=(session_id,),
@@ -99,7 +114,7 @@ class Engine:
         thread.start()
 
     def _run_session(self, session_id: str) -> None:
-        ctx = SessionContext(self.runtime, session_id, self._stop)
+        ctx = SessionContext(self.runtime, session_id, self._session_stops[session_id])
         with self.runtime.db.transaction() as repo:
             session = repo.get_session(session_id, with_deleted=True)
             workflow_name = session.workflow
@@ -108,7 +123,12 @@ class Engine:
             workflow = load_workflow(workflow_name)(ctx)
             workflow.run()
         except Stopping:
-            LOG.info("session %s paused at a safe point for shutdown", session_id)
+            if self._stop.is_set():
+                LOG.info("session %s paused at a safe point for shutdown", session_id)
+            else:
+                LOG.warning("session %s left at a safe point: its lease was lost", session_id)
+                with self.runtime.db.transaction() as repo:
+                    repo.add_event(session_id, "engine.lease_lost", self.id)
         except Exception as exc:
             # A bug, not a cloud or manager failure: end the session visibly, with the trace in
             # the event log, rather than leave it running forever. Then re-raise for the log.

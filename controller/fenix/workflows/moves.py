@@ -75,7 +75,10 @@ class InstanceMover:
             # maintenance, the last due first (an instance put there will have to move again,
             # and the later the better).
             rank = {HostState.MAINTENANCE_COMPLETE: 0, None: 1}.get(state, 2)
-            room = host.capacity - used.get(host.name, 0)
+            # Room that moves in flight (another session's too) will take is not free; the
+            # cloud says how much where it can (the simulated one does).
+            reserved = int(host.details.get("reserved") or 0)
+            room = host.capacity - used.get(host.name, 0) - reserved
             ranked.append((rank, -position if rank == 2 else 0, host.name, room))
         ranked.sort()
         return {name: room for _rank, _order, name, room in ranked}
@@ -99,14 +102,14 @@ class InstanceMover:
 
     def _update(self, instance_id: str, event: str | None = None, **fields) -> None:
         with self.ctx.db.transaction() as repo:
-            session = repo.get_session(self.ctx.session_id, with_deleted=True)
-            row = repo.instance(session, instance_id)
+            # One row, not the whole session: a session may hold hundreds of instances.
+            (row,) = repo.session_instances(self.ctx.session_id, [instance_id])
             old = row.action_state
             for name, value in fields.items():
                 setattr(row, name, value)
             if event:
                 data = {k: v for k, v in fields.items() if v is not None}
-                repo.add_event(session.id, event, instance_id, old, row.action_state, data)
+                repo.add_event(self.ctx.session_id, event, instance_id, old, row.action_state, data)
 
     def _start(self, instance_id: str, host: str, action: str, target: str | None) -> None:
         row = self._row(instance_id)
@@ -158,8 +161,8 @@ class InstanceMover:
 
     def _row(self, instance_id: str) -> SessionInstance:
         with self.ctx.db.transaction() as repo:
-            session = repo.get_session(self.ctx.session_id, with_deleted=True)
-            return repo.instance(session, instance_id)
+            (row,) = repo.session_instances(self.ctx.session_id, [instance_id])
+            return row
 
     def _finish(self, instance_id: str, host: str) -> str | None:
         """Wait for the instance's move; record where it went. Returns an error or None."""

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -16,60 +10,7 @@ import requests
 from fenix.drivers.simulated import SimulatedCloudConfig, SimulatedDriver, start_sim_cloud
 from fenix.vnfm import SampleVnfm, VnfmConfig
 from tests.controller.live import wait_until
-
-FENIX = str(Path(sys.executable).parent / "fenix")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class ControllerProcess:
-    """`fenix serve` as a real child process, on a fixed port and database across restarts."""
-
-    def __init__(self, tmp_path: Path, sim_url: str) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp_path / "controller.log"
-        self.args = [
-            FENIX,
-            "serve",
-            "--port",
-            str(self.port),
-            "--sim-url",
-            sim_url,
-            "--db",
-            f"sqlite:///{tmp_path / 'fenix.db'}",
-        ]
-        self.env = {
-            **os.environ,
-            "FENIX_LEASE_SECONDS": "2",
-            "FENIX_REPLY_WINDOW": "5",
-            "FENIX_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
-        }
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with self.log.open("a") as log:
-            self.process = subprocess.Popen(self.args, env=self.env, stdout=log, stderr=log)
-        wait_until(self._answers, timeout=30, what="controller up")
-
-    def _answers(self) -> bool:
-        try:
-            return requests.get(f"{self.url}/v1/maintenance", timeout=1).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(20)
+from tests.controller.processes import ControllerProcess
 
 
 @pytest.fixture
