@@ -12,13 +12,15 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from fenix.db.repository import Repository
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x66656E6978 + 1
+"""The PostgreSQL advisory lock key held while the schema is migrated (HOST_CLAIM_LOCK + 1)."""
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
@@ -50,6 +52,10 @@ class Database:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Controllers starting together on one database: one migrates, the others wait
+                # for its commit and then find the schema at head.
+                connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
 

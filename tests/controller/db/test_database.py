@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import inspect
 
@@ -88,3 +90,30 @@ def test_every_state_change_is_in_the_event_log_with_a_time(database):
     ]
     assert events[1].data == {"reason": "no room"}
     assert all(e.at is not None for e in events)
+
+
+def test_controllers_starting_together_on_postgresql_migrate_once(postgres_url):
+    # Each controller migrates at start; on one empty database they must not trip on each other.
+    databases = [Database(postgres_url) for _ in range(4)]
+    barrier = threading.Barrier(len(databases))
+    errors: list[BaseException] = []
+
+    def start(db: Database) -> None:
+        barrier.wait()
+        try:
+            db.upgrade()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(db,)) for db in databases]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    for db in databases:
+        db.dispose()
+
+    assert errors == []
+    check = Database(postgres_url)
+    assert "sessions" in inspect(check.engine).get_table_names()
+    check.dispose()
