@@ -80,10 +80,29 @@ def _short_json(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+MAX_ID_LENGTH = 255
+"""The longest id in a URL: what the id columns hold."""
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(DriverError, _driver_error)
     app.register_error_handler(HTTPException, _http_exception)
+    app.url_value_preprocessor(_reject_impossible_ids)
+
+
+def _reject_impossible_ids(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """A 400 for an id in the URL that no column can hold.
+
+    PostgreSQL cannot even compare text holding NUL, and refuses to store more than a column's
+    length: both were 500s. No such id can exist, so nothing is lost by refusing it up front.
+    """
+    for name, value in (values or {}).items():
+        if isinstance(value, str) and ("\x00" in value or len(value) > MAX_ID_LENGTH):
+            raise bad_request(
+                f"{name}: an id is 1 to {MAX_ID_LENGTH} characters, without NUL "
+                f"(got {_short_json(value)})"
+            )
 
 
 def _api_error(exc: ApiError) -> Response:

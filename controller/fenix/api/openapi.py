@@ -26,6 +26,8 @@ from werkzeug.routing import Rule
 from fenix.api import responses as r
 from fenix.api import schemas as s
 from fenix.api.auth import public
+from fenix.api.errors import MAX_ID_LENGTH
+from fenix.api.sessions import MAX_EVENT_ID
 
 blueprint = Blueprint("openapi", __name__)
 
@@ -58,7 +60,7 @@ _AFTER = {
     "in": "query",
     "required": False,
     "description": "Only events with a greater id (the last id seen), for polling",
-    "schema": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1, "default": 0},
+    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_EVENT_ID, "default": 0},
 }
 
 OPERATIONS: dict[str, Operation] = {
@@ -184,9 +186,16 @@ _ERROR_TEXT = {
 }
 
 _ARGUMENT = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
+_ID_SCHEMA = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": MAX_ID_LENGTH,
+    "pattern": "^[^/\\x00]+$",
+}
+"""An id in a URL; any other gets a 400 (fenix.api.errors._reject_impossible_ids)."""
 _CONVERTER_SCHEMAS: dict[str, dict[str, Any]] = {
-    "default": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"},
-    "string": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"},
+    "default": _ID_SCHEMA,
+    "string": _ID_SCHEMA,
     "int": {"type": "integer", "minimum": 0},
     "uuid": {"type": "string", "format": "uuid"},
     "path": {"type": "string", "minLength": 1},
@@ -292,6 +301,8 @@ def _operation(
         answer["content"] = _json({"type": "object"})
     responses: dict[str, Any] = {str(operation.status): answer}
     errors = set(operation.errors) | (set() if operation.public else set(_AUTH_ERRORS))
+    if parameters:
+        errors.add(400)  # an id in the URL that no column can hold
     for code in sorted(errors):
         responses[str(code)] = {"$ref": f"#/components/responses/{_error_name(code)}"}
     entry: dict[str, Any] = {

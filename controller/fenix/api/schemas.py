@@ -54,6 +54,8 @@ def _timestamp(value: Any) -> Any:
 
 
 def _web_url(value: str) -> str:
+    if any(ord(character) < 32 or ord(character) == 127 for character in value):
+        raise ValueError(f"{value!r} is not a URL: it holds a control character")
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{value!r} is not an http:// or https:// URL")
@@ -70,7 +72,9 @@ def _callback_url(value: str) -> str:
     return value
 
 
-_URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?([/?#]|$)"
+_URL_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?([/?#][^\x00-\x1f\x7f]*)?$"
+)
 """What /v1/openapi.json says of URLs: a subset of what the validators accept."""
 
 _CONTRACT_TIME = (
@@ -91,11 +95,23 @@ Timestamp = Annotated[
     ),
 ]
 """UTC as "YYYY-MM-DD HH:MM:SS" or ISO 8601 on the wire; naive UTC inside."""
-Name = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character (\\u0000)")
+    return value
+
+
+NO_NUL = (AfterValidator(_no_nul), Field(json_schema_extra={"pattern": "^[^\\x00]*$"}))
+"""For text the database stores: PostgreSQL's text types cannot hold NUL (it was a 500 there)."""
+Name = Annotated[str, Field(min_length=1, max_length=255), *NO_NUL]
 WebUrl = Annotated[
     str, AfterValidator(_web_url), Field(json_schema_extra={"pattern": _URL_PATTERN})
 ]
-Count = Annotated[int, Field(strict=True, ge=0)]
+MAX_COUNT = 2**31 - 1
+"""The most a count column holds (INTEGER: 32 bits on PostgreSQL); in seconds, 68 years."""
+Count = Annotated[int, Field(strict=True, ge=0, le=MAX_COUNT)]
 """Whole seconds or instances; strict, so "5" and true are not taken for numbers."""
 Flag = Annotated[bool, Field(strict=True)]
 
@@ -189,7 +205,8 @@ class ProjectReply(BaseModel):
             }
         ),
     ]
-    instance_actions: dict[Name, InstanceAction] = {}
+    instance_actions: dict[Annotated[str, Field(min_length=1, max_length=255)], InstanceAction] = {}
+    """Keys are matched to the step's instance ids, never stored as a column: NUL is harmless."""
     instance_action: InstanceAction | None = None
     """The vnf workflow's form, when the step names one instance."""
     session_id: str | None = None
@@ -251,7 +268,7 @@ class GroupConstraintBody(BaseModel):
     anti_affinity_group: Flag = False
     max_instances_per_host: Count | None = None
     """0 means no limit: OPNFV Doctor and Tacker send 0 for groups without anti-affinity."""
-    max_impacted_members: Annotated[int, Field(strict=True, ge=1)] | None = None
+    max_impacted_members: Annotated[int, Field(strict=True, ge=1, le=MAX_COUNT)] | None = None
     recovery_time: Count | None = None
     resource_mitigation: Flag = False
 
@@ -266,7 +283,7 @@ class CreateSubscription(BaseModel):
     callback_url: Annotated[
         str, AfterValidator(_callback_url), Field(json_schema_extra={"pattern": _URL_PATTERN})
     ]
-    secret: Annotated[str, Field(min_length=1)] | None = None
+    secret: Annotated[str, Field(min_length=1), *NO_NUL] | None = None
     """HMAC-SHA256 key for the X-Fenix-Signature header; never shown again."""
     format: Literal["fenix", "aodh"] = "fenix"
 

@@ -37,6 +37,9 @@ def _admin_only() -> None:
 
 _CREATE_LOCK = "fenix.api.sessions.create_lock"
 
+MAX_EVENT_ID = 2**31 - 1
+"""Event ids are INTEGER: 32 bits on PostgreSQL, which refuses to compare with a larger one."""
+
 
 @blueprint.record_once
 def _add_create_lock(state: BlueprintSetupState) -> None:
@@ -138,11 +141,15 @@ def list_events(session_id: str) -> dict[str, Any]:
     """The session's event log (an extension). Kept readable after the session is deleted."""
     after_text = request.args.get("after", "0")
     try:
-        after = int(after_text)
+        after: int | None = int(after_text)
     except ValueError:
+        after = None
+    if after is None or not 0 <= after <= MAX_EVENT_ID:
+        # Past the id column's range the database fails the query itself (it was a 500).
         raise bad_request(
-            f"after: expected an event id (a whole number), got {after_text!r}"
-        ) from None
+            f"after: expected an event id (a whole number from 0 to {MAX_EVENT_ID}), "
+            f"got {after_text!r}"
+        )
     with runtime().db.transaction() as repo:
         if repo.get_session(session_id, with_deleted=True) is None:
             raise not_found(f"no maintenance session {session_id}")

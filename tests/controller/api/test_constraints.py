@@ -91,6 +91,29 @@ def test_bad_instance_constraints_are_400_naming_the_field(client, body, words):
     assert client.get("/v1/instance/project-1-vm-1").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("instance/project-1-vm-1", DOCTOR_INSTANCE, "lead_time"),
+        ("instance/project-1-vm-1", DOCTOR_INSTANCE, "max_interruption_time"),
+        ("instance_group/group-nonha", DOCTOR_NONHA_GROUP, "max_instances_per_host"),
+        ("instance_group/group-nonha", DOCTOR_NONHA_GROUP, "max_impacted_members"),
+        ("instance_group/group-nonha", DOCTOR_NONHA_GROUP, "recovery_time"),
+    ],
+)
+def test_counts_past_an_integer_column_are_400_not_500(client, path, body, field):
+    # Found by fuzzing (test_fuzz.py): lead_time 12510298485385048064 reached the database,
+    # which could not store it, a 500. The columns are INTEGER: 32 bits on PostgreSQL.
+    largest = client.put(f"/v1/{path}", json={**body, field: 2**31 - 1})
+    assert largest.status_code == 200, largest.get_json()
+    assert client.get(f"/v1/{path}").get_json()[field] == 2**31 - 1
+
+    response = client.put(f"/v1/{path}", json={**body, field: 2**31})
+
+    assert response.status_code == 400
+    assert f"{field}: Input should be less than or equal to {2**31 - 1}" in error_message(response)
+
+
 # -- groups --------------------------------------------------------------------------------------
 def test_put_then_get_group_constraints(client):
     response = client.put("/v1/instance_group/group-nonha", json=DOCTOR_NONHA_GROUP)

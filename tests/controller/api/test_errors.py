@@ -77,3 +77,62 @@ def test_a_bug_is_a_json_500_that_does_not_leak_details(client, runtime, monkeyp
     message = error_message(response)
     assert "secret internals" not in message
     assert "log" in message
+
+
+# Found by fuzzing on PostgreSQL (test_fuzz.py and a probe after it): its text types cannot
+# hold NUL, nor more than a column's 255 characters; both reached the database, a 500 there.
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("get", "/v1/maintenance/abc%00def"),
+        ("get", "/v1/instance/vm%00x"),
+        ("put", "/v1/instance/vm%00x"),
+        ("put", "/v1/instance/" + "x" * 256),
+        ("put", "/v1/instance_group/" + "g" * 256),
+        ("delete", "/v1/subscriptions/" + "s" * 256),
+    ],
+)
+def test_an_id_no_column_can_hold_is_400_not_500(client, method, url):
+    response = getattr(client, method)(url, json={"project_id": "project-1"})
+
+    assert response.status_code == 400
+    assert "an id is 1 to 255 characters, without NUL" in error_message(response)
+
+
+def test_an_id_of_255_characters_is_taken(client):
+    url = "/v1/instance/" + "x" * 255
+
+    assert client.put(url, json={"project_id": "project-1"}).status_code == 200
+    assert client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "body", "field"),
+    [
+        ("/v1/instance/vm-1", {"project_id": "project\u00001"}, "project_id"),
+        ("/v1/instance/vm-1", {"project_id": "project-1", "instance_name": "a\u0000"}, "name"),
+        (
+            "/v1/subscriptions",
+            {
+                "event_types": ["maintenance.planned"],
+                "callback_url": "http://127.0.0.1:9/hook",
+                "secret": "s\u0000",
+            },
+            "secret",
+        ),
+        (
+            "/v1/subscriptions",
+            {"event_types": ["maintenance.planned"], "callback_url": "http://127.0.0.1/\u0000"},
+            "callback_url",
+        ),
+    ],
+)
+def test_text_holding_nul_is_400_naming_the_field(client, url, body, field):
+    method = client.post if url == "/v1/subscriptions" else client.put
+
+    response = method(url, json=body)
+
+    assert response.status_code == 400
+    message = error_message(response)
+    assert field in message
+    assert "NUL" in message or "control character" in message

@@ -306,6 +306,27 @@ def test_events_after_must_be_a_number(client, create_session):
     assert "after:" in error_message(response)
 
 
+@pytest.mark.parametrize("after", [str(2**31), "9430465120967888092545417216", "-1"])
+def test_events_after_outside_an_event_id_is_400_not_500(client, create_session, after):
+    # Found by fuzzing (test_fuzz.py): past the INTEGER id column's range, SQLite (64 bits)
+    # and PostgreSQL (32) failed the query, a 500.
+    session_id = create_session()
+
+    response = client.get(f"/v1/maintenance/{session_id}/events?after={after}")
+
+    assert response.status_code == 400
+    assert f"from 0 to {2**31 - 1}" in error_message(response)
+
+
+def test_events_after_the_largest_event_id_is_an_empty_list(client, create_session):
+    session_id = create_session()
+
+    response = client.get(f"/v1/maintenance/{session_id}/events?after={2**31 - 1}")
+
+    assert response.status_code == 200
+    assert response.get_json()["events"] == []
+
+
 # -- update --------------------------------------------------------------------------------------
 def test_put_changes_start_time_and_metadata(client, create_session):
     session_id = create_session()
