@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import urljoin
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from fenix.vnfm.app import create_vnfm_app
 from fenix.vnfm.config import VnfmConfig
@@ -55,6 +57,17 @@ class _Notification:
 
 _STOP = object()
 
+CONTROLLER_RETRY = Retry(
+    total=5,
+    backoff_factor=0.5,
+    status_forcelist=(502, 503, 504),
+    allowed_methods=frozenset({"GET", "PUT", "DELETE"}),
+    raise_on_status=False,
+)
+"""Calls to the controller ride out its restart (connection refused, 502/503/504 from a
+balancer in front of it): about 15 s of backoff before giving up. A reply is a PUT: sent twice,
+the controller records the second as a repeat (409), so retrying it is safe."""
+
 
 class SampleVnfm:
     """A project's VNF manager: subscribes on start, answers each step, unsubscribes on stop."""
@@ -62,8 +75,14 @@ class SampleVnfm:
     def __init__(self, config: VnfmConfig) -> None:
         self.config = config
         self._http = requests.Session()
+        """Subscribing and unsubscribing: at once, so a wrong URL is said without delay."""
+        self._talk = requests.Session()
+        """The conversation (instance lists, replies): retried while the controller restarts."""
+        for adapter_prefix in ("http://", "https://"):
+            self._talk.mount(adapter_prefix, HTTPAdapter(max_retries=CONTROLLER_RETRY))
         if config.token:
             self._http.headers["X-Auth-Token"] = config.token
+            self._talk.headers["X-Auth-Token"] = config.token
         self._server: ServerHandle | None = None
         self._worker: threading.Thread | None = None
         self._inbox: queue.Queue[object] = queue.Queue()
@@ -151,6 +170,7 @@ class SampleVnfm:
         if self._server is not None:
             self._server.stop()
         self._http.close()
+        self._talk.close()
 
     # -- what it shows -----------------------------------------------------------------------
 
@@ -361,7 +381,7 @@ class SampleVnfm:
             return [str(v) for v in value]
         url = urljoin(f"{self.config.controller_url}/", str(value))
         try:
-            response = self._http.get(url, timeout=self.config.http_timeout)
+            response = self._talk.get(url, timeout=self.config.http_timeout)
         except requests.RequestException as exc:
             raise VnfmError(f"cannot get the affected instances from {url}: {exc}") from exc
         if response.status_code != 200:
@@ -407,7 +427,7 @@ class SampleVnfm:
         url = urljoin(f"{self.config.controller_url}/", str(reply_url))
         status: int | None = None
         try:
-            response = self._http.put(url, json=reply, timeout=self.config.http_timeout)
+            response = self._talk.put(url, json=reply, timeout=self.config.http_timeout)
             status = response.status_code
         except requests.RequestException as exc:
             logger.error("project %s: could not send %s: %s", project, reply["state"], exc)

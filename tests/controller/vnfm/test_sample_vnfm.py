@@ -229,6 +229,21 @@ def test_start_fails_clearly_when_the_controller_is_unreachable(own_controller):
         vnfm.start()
 
 
+def test_a_reply_waits_out_a_controller_restart(own_controller):
+    config = VnfmConfig(controller_url=own_controller.url, project_id=PROJECT, token=TOKEN)
+    with SampleVnfm(config) as vnfm:
+        port = own_controller.server.port
+        own_controller.server.stop()  # the controller goes down...
+
+        notify(vnfm, own_controller, "MAINTENANCE")
+        time.sleep(1.0)  # ...the reply finds nobody there...
+        assert own_controller.replies == []
+        own_controller.server = serve_in_thread(own_controller.app(), port=port)  # ...and back
+
+        [reply] = own_controller.wait_replies(1)
+    assert reply["body"] == {"state": "ACK_MAINTENANCE"}
+
+
 def test_maintenance_is_acked_with_the_token(controller, start_vnfm):
     vnfm = start_vnfm()
 
