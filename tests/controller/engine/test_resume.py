@@ -1,4 +1,5 @@
-"""A controller process killed with SIGKILL in the middle of a session resumes it on restart."""
+"""A controller process stopped in the middle of a session resumes it on restart: killed with
+SIGKILL, or told to stop with SIGTERM (it then leaves at a safe point, nothing half-written)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 import pytest
 import requests
 
+from fenix.db.database import Database
 from fenix.drivers.simulated import SimulatedCloudConfig, SimulatedDriver, start_sim_cloud
 from fenix.vnfm import SampleVnfm, VnfmConfig
 from tests.controller.live import wait_until
@@ -96,3 +98,69 @@ def test_session_killed_mid_maintenance_resumes_after_restart(tmp_path, cloud):
     assert len(engines) == 2  # the killed process, then the restarted one
     states = [e["new"] for e in events if e["kind"] == "session.state"]
     assert states.count("MAINTENANCE_DONE") == 1 and "MAINTENANCE_FAILED" not in states
+
+
+def test_sigterm_leaves_at_a_safe_point_and_a_restart_finishes_the_session(tmp_path, cloud):
+    controller = ControllerProcess(tmp_path, cloud)
+    controller.start()
+    managers = [
+        SampleVnfm(
+            VnfmConfig(
+                controller_url=controller.url,
+                project_id=f"project-{n}",
+                cloud=SimulatedDriver(cloud),
+            )
+        ).start()
+        for n in (1, 2)
+    ]
+    try:
+        created = requests.post(
+            f"{controller.url}/v1/maintenance",
+            json={"state": "MAINTENANCE", "hosts": []},
+            timeout=5,
+        )
+        session_id = created.json()["session_id"]
+        wait_until(
+            lambda: any(
+                h["name"] == "compute-2" and h["state"] == "PREPARING"
+                for h in _detail(controller.url, session_id)["hosts"]
+            ),
+            timeout=60,
+            what="compute-2 being emptied",
+        )
+        asked_at = time.monotonic()
+        controller.process.terminate()
+        returncode = controller.process.wait(30)
+        took = time.monotonic() - asked_at
+
+        db = Database(controller.args[controller.args.index("--db") + 1])
+        with db.transaction() as repo:
+            session = repo.get_session(session_id)
+            owner, state = session.owner, session.state
+            instances = session.instances
+            half_started = [i.instance_id for i in instances if i.action_state == "STARTING"]
+            paused = [e for e in repo.events(session_id) if e.kind == "engine.run"]
+        db.dispose()
+
+        controller.start()
+        detail = wait_until(
+            lambda: (
+                (d := _detail(controller.url, session_id))["state"].startswith("MAINTENANCE_D")
+                and d
+            ),
+            timeout=90,
+            what="session done after restart",
+        )
+    finally:
+        for manager in managers:
+            manager.stop()
+        controller.stop()
+
+    assert returncode == 0 and took < 20, (returncode, took)
+    assert "paused at a safe point" in controller.log.read_text()
+    assert owner is None, "the lease is given back, so another engine need not wait for it"
+    assert state not in ("MAINTENANCE_DONE", "MAINTENANCE_FAILED")
+    assert half_started == [], "a move recorded as started but never handed to the cloud"
+    assert len(paused) == 1
+    assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
+    assert all(i["fate"] == "active" for i in SimulatedDriver(cloud).report()["instances"].values())
