@@ -10,7 +10,7 @@ instances and groups are answered as missing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint
 
@@ -19,6 +19,7 @@ from fenix.api.auth import Caller, require_project_access, require_visible
 from fenix.api.errors import bad_request, not_found
 from fenix.api.schemas import GroupConstraintBody, InstanceConstraintBody
 from fenix.api.views import group_constraint_view, instance_constraint_view
+from fenix.db.models import InstanceConstraint, InstanceGroupConstraint
 
 blueprint = Blueprint("constraints", __name__, url_prefix="/v1")
 
@@ -34,6 +35,17 @@ def _instance_missing(instance_id: str) -> str:
 
 def _group_missing(group_id: str) -> str:
     return f"no constraints for instance group {group_id}"
+
+
+Constraint = TypeVar("Constraint", InstanceConstraint, InstanceGroupConstraint)
+
+
+def _visible_or_404(row: Constraint | None, missing: str) -> Constraint:
+    """The caller's own constraint row: another project's answers as missing, like none."""
+    if row is None:
+        raise not_found(missing)
+    require_visible(row.project_id, missing)
+    return row
 
 
 def _check_cloud_owner(who: Caller, instance_id: str) -> None:
@@ -70,20 +82,18 @@ def put_instance(instance_id: str) -> dict[str, Any]:
 @blueprint.get("/instance/<instance_id>")
 def get_instance(instance_id: str) -> dict[str, Any]:
     with runtime().db.transaction() as repo:
-        row = repo.get_instance_constraint(instance_id)
-        if row is None:
-            raise not_found(_instance_missing(instance_id))
-        require_visible(row.project_id, _instance_missing(instance_id))
+        row = _visible_or_404(
+            repo.get_instance_constraint(instance_id), _instance_missing(instance_id)
+        )
         return instance_constraint_view(row)
 
 
 @blueprint.delete("/instance/<instance_id>")
 def delete_instance(instance_id: str) -> dict[str, Any]:
     with runtime().db.transaction() as repo:
-        row = repo.get_instance_constraint(instance_id)
-        if row is None:
-            raise not_found(_instance_missing(instance_id))
-        require_visible(row.project_id, _instance_missing(instance_id))
+        row = _visible_or_404(
+            repo.get_instance_constraint(instance_id), _instance_missing(instance_id)
+        )
         repo.delete_row(row)
         repo.add_event(None, "constraint.instance.deleted", instance_id)
     return {"instance_id": instance_id}
@@ -107,20 +117,14 @@ def put_group(group_id: str) -> dict[str, Any]:
 @blueprint.get("/instance_group/<group_id>")
 def get_group(group_id: str) -> dict[str, Any]:
     with runtime().db.transaction() as repo:
-        row = repo.get_group_constraint(group_id)
-        if row is None:
-            raise not_found(_group_missing(group_id))
-        require_visible(row.project_id, _group_missing(group_id))
+        row = _visible_or_404(repo.get_group_constraint(group_id), _group_missing(group_id))
         return group_constraint_view(row)
 
 
 @blueprint.delete("/instance_group/<group_id>")
 def delete_group(group_id: str) -> dict[str, Any]:
     with runtime().db.transaction() as repo:
-        row = repo.get_group_constraint(group_id)
-        if row is None:
-            raise not_found(_group_missing(group_id))
-        require_visible(row.project_id, _group_missing(group_id))
+        row = _visible_or_404(repo.get_group_constraint(group_id), _group_missing(group_id))
         repo.delete_row(row)
         repo.add_event(None, "constraint.group.deleted", group_id)
     return {"group_id": group_id}
