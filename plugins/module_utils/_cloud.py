@@ -55,6 +55,14 @@ CLOUD_ARGSPEC = dict(
 )
 """The options of the ``fenix.maintenance.cloud`` doc fragment, documented there once."""
 
+MOVES_ARGSPEC = dict(
+    max_concurrent=dict(type="int", default=4),
+    wait=dict(type="bool", default=True),
+    wait_timeout=dict(type="int", default=600),
+)
+"""The options of the ``fenix.maintenance.moves`` doc fragment, documented there once: how
+many moves ``run_moves`` runs at once, and whether and how long the module waits for them."""
+
 LIVE_MIGRATE = "live_migrate"
 MIGRATE = "migrate"
 EVICT = "evict"

@@ -48,24 +48,9 @@ options:
     description:
       - Host to move the instances to; by default the scheduler picks one per instance.
     type: str
-  max_concurrent:
-    description:
-      - How many instances are moved at the same time.
-    type: int
-    default: 4
-  wait:
-    description:
-      - Wait until every move has ended. With V(false) the moves are started and the module
-        returns their handles at once.
-    type: bool
-    default: true
-  wait_timeout:
-    description:
-      - Seconds to wait for all the moves together.
-    type: int
-    default: 600
 extends_documentation_fragment:
   - fenix.maintenance.cloud
+  - fenix.maintenance.moves
 attributes:
   check_mode:
     description:
@@ -129,6 +114,7 @@ from ansible_collections.fenix.maintenance.plugins.module_utils._cloud import (
     CLOUD_ARGSPEC,
     LIVE_MIGRATE,
     MIGRATE,
+    MOVES_ARGSPEC,
     CloudError,
     cloud_from_module,
     describe_failures,
@@ -204,11 +190,9 @@ def main():
         fallback_to_migrate=dict(type="bool", default=False),
         source_host=dict(type="str"),
         target_host=dict(type="str"),
-        max_concurrent=dict(type="int", default=4),
-        wait=dict(type="bool", default=True),
-        wait_timeout=dict(type="int", default=600),
     )
     argument_spec.update(CLOUD_ARGSPEC)
+    argument_spec.update(MOVES_ARGSPEC)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     if module.params["cloud"] == "kubernetes":
         module.fail_json(
