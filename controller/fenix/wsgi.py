@@ -36,10 +36,21 @@ class ServerHandle:
         self._thread.join(timeout)
 
 
+LOOP_TIMEOUT = 1
+"""Seconds the server's select() waits when nothing happens. waitress takes a whole number
+(it applies int(): 0.05 became 0, a select() that never waited, so every idle server spun at
+10-20% of a core and fought the process's other threads for the GIL). stop() does not wait it
+out: it wakes the loop with the trigger."""
+
+
 def _make_server(app, host: str, port: int, threads: int):
-    # A short loop timeout lets stop() end the server thread at once instead of after 1 s.
     return create_server(
-        app, host=host, port=port, threads=threads, ident="fenix", asyncore_loop_timeout=0.05
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="fenix",
+        asyncore_loop_timeout=LOOP_TIMEOUT,
     )
 
 
