@@ -35,7 +35,10 @@ def _detail(url: str, session_id: str) -> dict:
     return requests.get(f"{url}/v1/maintenance/{session_id}/detail", timeout=5).json()
 
 
-def test_session_killed_mid_maintenance_resumes_after_restart(tmp_path, cloud):
+@pytest.fixture
+def controller(tmp_path, cloud):
+    """`fenix serve` as a child process, with project-1's manager answering LIVE_MIGRATE and
+    project-2's MIGRATE; all stopped after the test."""
     controller = ControllerProcess(tmp_path, cloud)
     controller.start()
     managers = [
@@ -49,43 +52,52 @@ def test_session_killed_mid_maintenance_resumes_after_restart(tmp_path, cloud):
         ).start()
         for n, action in ((1, "LIVE_MIGRATE"), (2, "MIGRATE"))
     ]
-    try:
-        created = requests.post(
-            f"{controller.url}/v1/maintenance",
-            json={"state": "MAINTENANCE", "hosts": []},
-            timeout=5,
-        )
-        session_id = created.json()["session_id"]
-        # Kill it while the second host is being emptied: a host out of service, moves running.
-        wait_until(
-            lambda: any(
-                h["name"] == "compute-2" and h["state"] == "PREPARING"
-                for h in _detail(controller.url, session_id)["hosts"]
-            ),
-            timeout=60,
-            what="compute-2 being emptied",
-        )
-        time.sleep(0.2)
-        controller.kill()
-        driver = SimulatedDriver(cloud)
-        assert not next(h for h in driver.list_hosts() if h.name == "compute-2").enabled
+    yield controller
+    for manager in managers:
+        manager.stop()
+    controller.stop()
 
-        controller.start()
-        detail = wait_until(
-            lambda: (
-                (d := _detail(controller.url, session_id))["state"].startswith("MAINTENANCE_D")
-                and d
-            ),
-            timeout=90,
-            what="session done after restart",
-        )
-        events = requests.get(
-            f"{controller.url}/v1/maintenance/{session_id}/events", timeout=5
-        ).json()["events"]
-    finally:
-        for manager in managers:
-            manager.stop()
-        controller.stop()
+
+def _session_emptying_compute_2(controller: ControllerProcess) -> str:
+    """A session over every host, once its second host is being emptied: a host out of
+    service, moves running."""
+    created = requests.post(
+        f"{controller.url}/v1/maintenance", json={"state": "MAINTENANCE", "hosts": []}, timeout=5
+    )
+    session_id = created.json()["session_id"]
+    wait_until(
+        lambda: any(
+            h["name"] == "compute-2" and h["state"] == "PREPARING"
+            for h in _detail(controller.url, session_id)["hosts"]
+        ),
+        timeout=60,
+        what="compute-2 being emptied",
+    )
+    return session_id
+
+
+def _ended(controller: ControllerProcess, session_id: str) -> dict:
+    return wait_until(
+        lambda: (
+            (d := _detail(controller.url, session_id))["state"].startswith("MAINTENANCE_D") and d
+        ),
+        timeout=90,
+        what="session done after restart",
+    )
+
+
+def test_session_killed_mid_maintenance_resumes_after_restart(controller, cloud):
+    session_id = _session_emptying_compute_2(controller)
+    time.sleep(0.2)
+    controller.kill()
+    driver = SimulatedDriver(cloud)
+    assert not next(h for h in driver.list_hosts() if h.name == "compute-2").enabled
+
+    controller.start()
+    detail = _ended(controller, session_id)
+    events = requests.get(f"{controller.url}/v1/maintenance/{session_id}/events", timeout=5).json()[
+        "events"
+    ]
 
     assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
     assert all(h["state"] == "MAINTENANCE_COMPLETE" for h in detail["hosts"])
@@ -100,67 +112,29 @@ def test_session_killed_mid_maintenance_resumes_after_restart(tmp_path, cloud):
     assert states.count("MAINTENANCE_DONE") == 1 and "MAINTENANCE_FAILED" not in states
 
 
-def test_sigterm_leaves_at_a_safe_point_and_a_restart_finishes_the_session(tmp_path, cloud):
-    controller = ControllerProcess(tmp_path, cloud)
+def test_sigterm_leaves_at_a_safe_point_and_a_restart_finishes_the_session(controller, cloud):
+    session_id = _session_emptying_compute_2(controller)
+    asked_at = time.monotonic()
+    controller.process.terminate()
+    returncode = controller.process.wait(30)
+    took = time.monotonic() - asked_at
+
+    db = Database(controller.args[controller.args.index("--db") + 1])
+    with db.transaction() as repo:
+        session = repo.get_session(session_id)
+        owner, state = session.owner, session.state
+        instances = session.instances
+        half_started = [i.instance_id for i in instances if i.action_state == "STARTING"]
+        runs = [e for e in repo.events(session_id) if e.kind == "engine.run"]
+    db.dispose()
     controller.start()
-    managers = [
-        SampleVnfm(
-            VnfmConfig(
-                controller_url=controller.url,
-                project_id=f"project-{n}",
-                cloud=SimulatedDriver(cloud),
-            )
-        ).start()
-        for n in (1, 2)
-    ]
-    try:
-        created = requests.post(
-            f"{controller.url}/v1/maintenance",
-            json={"state": "MAINTENANCE", "hosts": []},
-            timeout=5,
-        )
-        session_id = created.json()["session_id"]
-        wait_until(
-            lambda: any(
-                h["name"] == "compute-2" and h["state"] == "PREPARING"
-                for h in _detail(controller.url, session_id)["hosts"]
-            ),
-            timeout=60,
-            what="compute-2 being emptied",
-        )
-        asked_at = time.monotonic()
-        controller.process.terminate()
-        returncode = controller.process.wait(30)
-        took = time.monotonic() - asked_at
-
-        db = Database(controller.args[controller.args.index("--db") + 1])
-        with db.transaction() as repo:
-            session = repo.get_session(session_id)
-            owner, state = session.owner, session.state
-            instances = session.instances
-            half_started = [i.instance_id for i in instances if i.action_state == "STARTING"]
-            paused = [e for e in repo.events(session_id) if e.kind == "engine.run"]
-        db.dispose()
-
-        controller.start()
-        detail = wait_until(
-            lambda: (
-                (d := _detail(controller.url, session_id))["state"].startswith("MAINTENANCE_D")
-                and d
-            ),
-            timeout=90,
-            what="session done after restart",
-        )
-    finally:
-        for manager in managers:
-            manager.stop()
-        controller.stop()
+    detail = _ended(controller, session_id)
 
     assert returncode == 0 and took < 20, (returncode, took)
     assert "paused at a safe point" in controller.log.read_text()
     assert owner is None, "the lease is given back, so another engine need not wait for it"
     assert state not in ("MAINTENANCE_DONE", "MAINTENANCE_FAILED")
     assert half_started == [], "a move recorded as started but never handed to the cloud"
-    assert len(paused) == 1
+    assert len(runs) == 1
     assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
     assert all(i["fate"] == "active" for i in SimulatedDriver(cloud).report()["instances"].values())
