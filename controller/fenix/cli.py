@@ -10,6 +10,11 @@ import threading
 
 from fenix.client.commands import add_session_parser, run_session_command
 
+DEMO_HOSTS = 4
+DEMO_HOSTS_VNF = 8
+"""The simulated cloud has room to empty one host's worth of instances: with 4 hosts that is one
+host at a time whatever the workflow, with 8 the vnf workflow maintains several at once."""
+
 
 def _add_sim_options(parser: argparse.ArgumentParser, *, prefix: str = "sim-") -> None:
     parser.add_argument(f"--{prefix}hosts", type=int, default=None, help="compute hosts")
@@ -39,7 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-engine", action="store_true", help="API only, run no sessions")
 
     demo = commands.add_parser("demo", help="a whole maintenance session on a simulated cloud")
-    demo.add_argument("--hosts", type=int, default=4)
+    demo.add_argument(
+        "--hosts",
+        type=int,
+        default=None,
+        help=f"default {DEMO_HOSTS}; {DEMO_HOSTS_VNF} with --workflow vnf, so that there is room "
+        "to maintain several at once",
+    )
     demo.add_argument("--projects", type=int, default=2)
     demo.add_argument("--instances", type=int, default=4, help="instances per project")
     demo.add_argument(
@@ -101,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         from fenix.demo.runner import DemoOptions, run_demo
 
         options = DemoOptions(
-            hosts=args.hosts,
+            hosts=args.hosts or (DEMO_HOSTS_VNF if args.workflow == "vnf" else DEMO_HOSTS),
             projects=args.projects,
             instances=args.instances,
             cloud=args.cloud,

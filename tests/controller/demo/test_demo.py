@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -60,3 +61,21 @@ def test_fenix_demo_command_with_defaults(tmp_path):
     assert "hosts maintained: 4/4" in result.stdout
     report = json.loads((tmp_path / "fenix-demo-report.json").read_text())
     assert report["state"] == "MAINTENANCE_DONE" and len(report["instances"]) == 8
+
+
+def test_fenix_demo_with_the_vnf_workflow_maintains_hosts_in_parallel(tmp_path):
+    result = subprocess.run(
+        [FENIX, "demo", "--workflow", "vnf", "--no-actions"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "hosts maintained: 8/8" in result.stdout
+    at_once = re.search(
+        r"hosts in maintenance at once: up to (\d+); constraint breaches: (\d+)", result.stdout
+    )
+    assert at_once, result.stdout
+    assert int(at_once[1]) >= 2 and int(at_once[2]) == 0, at_once[0]
