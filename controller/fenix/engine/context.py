@@ -19,6 +19,8 @@ class SessionContext:
     runtime: Runtime
     session_id: str
     stop_event: threading.Event
+    owner: str
+    """The engine running the session: it must still hold the session's lease to move it."""
 
     @property
     def db(self):
@@ -34,6 +36,13 @@ class SessionContext:
 
     def check_stop(self) -> None:
         if self.stop_event.is_set():
+            raise Stopping()
+
+    def check_owner(self, session) -> None:
+        """Fencing, under the session's row lock: an engine that stalled past its lease and
+        lost it to another must not change the session's state behind the new owner's back."""
+        if session.owner != self.owner:
+            self.stop_event.set()
             raise Stopping()
 
     def pause(self, seconds: float) -> None:

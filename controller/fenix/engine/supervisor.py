@@ -114,7 +114,9 @@ class Engine:
         thread.start()
 
     def _run_session(self, session_id: str) -> None:
-        ctx = SessionContext(self.runtime, session_id, self._session_stops[session_id])
+        ctx = SessionContext(
+            self.runtime, session_id, self._session_stops[session_id], owner=self.id
+        )
         with self.runtime.db.transaction() as repo:
             session = repo.get_session(session_id, with_deleted=True)
             workflow_name = session.workflow

@@ -65,6 +65,7 @@ class BaseWorkflow:
     def transition(self, new: SessionState, reason: str | None = None) -> None:
         with self.ctx.db.transaction() as repo:
             session = repo.lock_session(self.ctx.session_id)
+            self.ctx.check_owner(session)
             transition(repo, session, new, reason)
         LOG.info("session %s -> %s", self.ctx.session_id, new)
 
@@ -72,6 +73,7 @@ class BaseWorkflow:
         LOG.warning("session %s failed: %s", self.ctx.session_id, reason)
         with self.ctx.db.transaction() as repo:
             session = repo.lock_session(self.ctx.session_id)
+            self.ctx.check_owner(session)
             if SessionState(session.state).is_final:
                 return
             transition(repo, session, SessionState.MAINTENANCE_FAILED, reason)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from fenix.db.models import Session
+from fenix.engine.context import SessionContext, Stopping
+from fenix.engine.states import SessionState
 from fenix.timeutil import utcnow
+from fenix.workflows import load_workflow
 from tests.controller.live import wait_until
 
 
@@ -62,3 +67,23 @@ def test_a_session_whose_lease_is_given_back_is_resumed_to_the_end(live_stack):
     assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
     runs = [e["subject"] for e in live.events(session_id) if e["kind"] == "engine.run"]
     assert runs == [live.runtime.engine.id] * 2
+
+
+def test_a_stalled_engine_cannot_move_a_session_another_engine_took(live_stack):
+    live = live_stack.start(cloud={"hosts": 2, "projects": 1, "instances": 1}, run_engine=False)
+    session_id = live.create_session()
+    with live.runtime.db.transaction() as repo:
+        assert repo.acquire_lease(session_id, "the-new-owner", 3600)
+    # The workflow of an engine that stalled past its lease, waking up mid-step.
+    ctx = SessionContext(live.runtime, session_id, threading.Event(), owner="stalled-engine")
+    workflow = load_workflow("default")(ctx)
+    before = live.events(session_id)
+
+    with pytest.raises(Stopping):
+        workflow.transition(SessionState.MAINTENANCE_FAILED, "late")
+    with pytest.raises(Stopping):
+        workflow.fail("late")
+
+    assert ctx.stop_event.is_set()
+    assert live.detail(session_id)["state"] == "MAINTENANCE"
+    assert live.events(session_id) == before
