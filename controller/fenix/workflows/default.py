@@ -27,6 +27,9 @@ class DefaultWorkflow(BaseWorkflow):
         S.PLANNED_MAINTENANCE: "on_planned_maintenance",
         S.MAINTENANCE_COMPLETE: "on_maintenance_complete",
     }
+    SYNC_BEFORE_COMPLETE: ClassVar[bool] = True
+    """Read every instance from the cloud again before MAINTENANCE_COMPLETE is asked: the moves
+    of the one-host-at-a-time steps are not all recorded where they went."""
 
     # -- states --------------------------------------------------------------------------
     def on_maintenance(self) -> None:
@@ -74,7 +77,8 @@ class DefaultWorkflow(BaseWorkflow):
         if not self.cursor().get("post_done"):
             self.run_actions(["post"], self.session_hosts())
             self.set_cursor(post_done=True)
-        self.sync_instances()
+        if self.SYNC_BEFORE_COMPLETE:
+            self.sync_instances()
         projects = instances_by_project(self.instances())
         with self.ctx.db.transaction() as repo:
             session = repo.get_session(self.ctx.session_id, with_deleted=True)

@@ -26,7 +26,6 @@ from typing import ClassVar
 from fenix.engine.states import ProjectStep, SessionState
 from fenix.workflows.base import WorkflowError
 from fenix.workflows.default import DefaultWorkflow
-from fenix.workflows.moves import instances_by_project
 from fenix.workflows.parallel import ParallelMaintenance
 
 S = SessionState
@@ -37,6 +36,8 @@ class VnfWorkflow(DefaultWorkflow):
     """Constraint seconds per wall-clock second: 1 for real clouds. A benchmark that runs the
     simulated cloud N times faster than real time sets N, so lead, recovery and interruption
     times shrink with the moves and the maintenance."""
+    SYNC_BEFORE_COMPLETE: ClassVar[bool] = False
+    """The parallel steps recorded each move they made: no need to read the cloud again."""
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
@@ -90,22 +91,6 @@ class VnfWorkflow(DefaultWorkflow):
             self.forget_parallel()
         if done:
             self.transition(S.MAINTENANCE_COMPLETE)
-
-    def on_maintenance_complete(self) -> None:
-        """As the default workflow's, without reading every instance from the cloud again:
-        the parallel steps recorded each move they made."""
-        if not self.cursor().get("post_done"):
-            self.run_actions(["post"], self.session_hosts())
-            self.set_cursor(post_done=True)
-        projects = instances_by_project(self.instances())
-        with self.ctx.db.transaction() as repo:
-            session = repo.get_session(self.ctx.session_id, with_deleted=True)
-            for project in session.projects:
-                projects.setdefault(project.project_id, [])
-        replies = self.talk.ask(ProjectStep.MAINTENANCE_COMPLETE, "MAINTENANCE_COMPLETE", projects)
-        self.check_replies(replies, ProjectStep.MAINTENANCE_COMPLETE)
-        self.transition(S.MAINTENANCE_DONE)
-        self.talk.inform(ProjectStep.MAINTENANCE_DONE, {p: [] for p in projects})
 
     # -- choices -------------------------------------------------------------------------
     def _next_for_capacity(self, *, scaled_in: bool) -> SessionState:
