@@ -61,8 +61,8 @@ def get_project_instances(session_id: str, project_id: str) -> dict[str, Any]:
         return {"instance_ids": asked or list(project.instance_ids)}
 
 
-@blueprint.put("/v1/maintenance/<session_id>/<project_id>")
-def reply(session_id: str, project_id: str) -> dict[str, Any]:
+def _reply_body(session_id: str, project_id: str) -> tuple[dict[str, Any], ProjectReply]:
+    """The caller's own project, its reply as sent and validated, naming no other session."""
     _own_project(session_id, project_id)
     data = raw_json_object()
     body = validate(ProjectReply, data)
@@ -70,6 +70,12 @@ def reply(session_id: str, project_id: str) -> dict[str, Any]:
         raise bad_request(
             f"session_id: the body names session {body.session_id}, the URL {session_id}"
         )
+    return data, body
+
+
+@blueprint.put("/v1/maintenance/<session_id>/<project_id>")
+def reply(session_id: str, project_id: str) -> dict[str, Any]:
+    data, body = _reply_body(session_id, project_id)
     with runtime().db.transaction() as repo:
         session, project = _session_and_project(repo, session_id, project_id)
         refusal = _refusal(session, project, body)
@@ -157,13 +163,7 @@ def get_instance_ask(session_id: str, project_id: str, instance_id: str) -> dict
 @blueprint.put("/v1/maintenance/<session_id>/<project_id>/<instance_id>")
 def reply_for_instance(session_id: str, project_id: str, instance_id: str) -> dict[str, Any]:
     """The reply_url of a per-instance notice: the answer is about that instance."""
-    _own_project(session_id, project_id)
-    data = raw_json_object()
-    body = validate(ProjectReply, data)
-    if body.session_id is not None and body.session_id != session_id:
-        raise bad_request(
-            f"session_id: the body names session {body.session_id}, the URL {session_id}"
-        )
+    data, body = _reply_body(session_id, project_id)
     with runtime().db.transaction() as repo:
         session, _project = _session_and_project(repo, session_id, project_id)
         refusal = _answer_asks(repo, session, project_id, body, data, instance_id)
