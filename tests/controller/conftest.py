@@ -9,6 +9,7 @@ import warnings
 import psycopg
 import pytest
 
+from fenix.openstack_imports import EVENTLET_FORK_WARNING
 from tests.controller.live import LiveStack
 
 ADMIN_URL = os.environ.get("FENIX_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -17,10 +18,6 @@ ADMIN_URL = os.environ.get("FENIX_TEST_PG_ADMIN", "postgresql://postgres@127.0.0
 BACKENDS = os.environ.get("FENIX_TEST_BACKENDS", "sqlite,postgresql").split(",")
 """The database backends every test that uses `database_url` runs on: both by default, as in
 production either may be used. FENIX_TEST_BACKENDS=sqlite narrows a quick local run."""
-
-EVENTLET_FORK_WARNING = r"Using fork\(\) is a bad idea"
-"""Once oslo.messaging or keystonemiddleware is imported, eventlet (a dependency they bring,
-never used here) warns at every fork, e.g. ansible-runner's. Not ours to act on."""
 
 
 REPORTS = pytest.StashKey[list[tuple[str, list[str]]]]()

@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from werkzeug.datastructures import Headers
 
 from fenix.api.errors import ApiError, forbidden, not_found
 from fenix.config import Settings, TokenGrant
+from fenix.openstack_imports import import_openstack
 
 LOG = logging.getLogger(__name__)
 
@@ -168,15 +168,7 @@ def build_authenticator(settings: Settings) -> Authenticator:
 
 def _keystone_middleware(app: Flask, settings: Settings) -> None:
     try:
-        with warnings.catch_warnings():
-            # Its OpenStack dependencies warn on import (eventlet's deprecation): nothing to do.
-            warnings.simplefilter("ignore")
-            from keystonemiddleware import auth_token
-        # eventlet, which they bring along and we never use, would warn at every fork (each
-        # ansible-runner launch) from now on.
-        warnings.filterwarnings(
-            "ignore", message=r"Using fork\(\) is a bad idea", category=DeprecationWarning
-        )
+        (auth_token,) = import_openstack("keystonemiddleware.auth_token")
     except ImportError as exc:
         raise AuthConfigError(
             f"FENIX_AUTH_STRATEGY=keystone needs keystonemiddleware ({exc}); "

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import logging
 import re
-import warnings
 from typing import Any
 
 from fenix.config import Settings
 from fenix.db.models import Subscription
 from fenix.db.repository import Repository
 from fenix.engine.states import EventType
+from fenix.openstack_imports import import_openstack
 
 LOG = logging.getLogger(__name__)
 
@@ -71,16 +71,7 @@ def sync_bus_subscription(repo: Repository, settings: Settings) -> None:
 def _oslo() -> tuple[Any, Any]:
     """oslo.messaging and oslo.config, imported only when a transport is configured."""
     try:
-        with warnings.catch_warnings():
-            # Their OpenStack dependencies warn on import (eventlet's deprecation): nothing to do.
-            warnings.simplefilter("ignore")
-            import oslo_messaging
-            from oslo_config import cfg
-        # eventlet, which they bring along and we never use, would warn at every fork (each
-        # ansible-runner launch) from now on.
-        warnings.filterwarnings(
-            "ignore", message=r"Using fork\(\) is a bad idea", category=DeprecationWarning
-        )
+        oslo_messaging, cfg = import_openstack("oslo_messaging", "oslo_config.cfg")
     except ImportError as exc:
         raise RuntimeError(
             f"FENIX_TRANSPORT_URL is set but oslo.messaging is missing ({exc}); "
