@@ -27,18 +27,13 @@ options:
     required: true
 extends_documentation_fragment:
   - fenix.maintenance.cloud
+  - fenix.maintenance.attributes
 attributes:
   check_mode:
-    description:
-      - Can run in check mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description:
-      - Will return details on what has changed (or possibly needs changing in check_mode),
-        when in diff mode.
     support: full
   idempotent:
-    description: When run twice in a row with the same arguments, the second run reports no change.
     support: full
 """
 

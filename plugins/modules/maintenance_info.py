@@ -55,20 +55,15 @@ options:
     default: []
 extends_documentation_fragment:
   - fenix.maintenance.controller
+  - fenix.maintenance.attributes
 attributes:
   check_mode:
-    description:
-      - Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: This module only reads.
   diff_mode:
-    description:
-      - Will return details on what has changed (or possibly needs changing in check_mode),
-        when in diff mode.
     support: N/A
     details: This module only reads.
   idempotent:
-    description: When run twice in a row with the same arguments, the second run reports no change.
     support: full
 """
 

@@ -110,19 +110,14 @@ options:
     default: 2.0
 extends_documentation_fragment:
   - fenix.maintenance.controller
+  - fenix.maintenance.attributes
 attributes:
   check_mode:
-    description:
-      - Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: In check mode nothing is created or deleted, and nothing is waited for.
   diff_mode:
-    description:
-      - Will return details on what has changed (or possibly needs changing in check_mode),
-        when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row with the same arguments, the second run reports no change.
     support: partial
     details:
       - With O(name) or O(session_id) a second run finds the session and changes nothing while it

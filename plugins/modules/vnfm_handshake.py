@@ -122,19 +122,14 @@ options:
     default: 1.0
 extends_documentation_fragment:
   - fenix.maintenance.controller
+  - fenix.maintenance.attributes
 attributes:
   check_mode:
-    description:
-      - Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: In check mode the notification is built and returned, not sent.
   diff_mode:
-    description:
-      - Will return details on what has changed (or possibly needs changing in check_mode),
-        when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row with the same arguments, the second run reports no change.
     support: full
     details: A step the project has already answered is not sent again unless O(force=true).
 seealso:
