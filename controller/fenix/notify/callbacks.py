@@ -41,7 +41,11 @@ _BROADCAST = ipaddress.ip_address("255.255.255.255")
 
 
 class CallbackRefused(Exception):
-    """A callback URL the controller will not post to; the message says why and what to do."""
+    """A callback URL the controller will not post to.
+
+    The message starts with "callback_url: ", says why and what to do: the API answers it
+    as is, and a delivery records it as the reason it gave up.
+    """
 
 
 def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
@@ -91,7 +95,7 @@ class CallbackPolicy:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
             raise CallbackRefused(
-                f"the host {host!r} of callback_url does not resolve ({exc}); give a host name "
+                f"callback_url: the host {host!r} does not resolve ({exc}); give a host name "
                 "the controller's DNS knows, or a public IP address"
             ) from None
         addresses: list[IPAddress] = []
@@ -152,20 +156,20 @@ class RefusingResolver(AbstractResolver):
 def _host_and_port(url: str) -> tuple[str, int]:
     if len(url) > MAX_URL_LENGTH:
         raise CallbackRefused(
-            f"callback_url is {len(url)} characters long; the most is {MAX_URL_LENGTH} (2 KiB): "
+            f"callback_url: {len(url)} characters long; the most is {MAX_URL_LENGTH} (2 KiB): "
             "use a shorter path"
         )
     try:
         parsed = URL(url)
         host, port = parsed.raw_host, parsed.port
     except (ValueError, TypeError) as exc:
-        raise CallbackRefused(f"callback_url {url!r} is not a URL ({exc})") from None
+        raise CallbackRefused(f"callback_url: {url!r} is not a URL ({exc})") from None
     if parsed.scheme not in ("http", "https"):
         raise CallbackRefused(
-            f"callback_url must be an http:// or https:// URL, not {parsed.scheme or 'none'}"
+            f"callback_url: an http:// or https:// URL is needed, not {parsed.scheme or 'none'}"
         )
     if not host:
-        raise CallbackRefused(f"callback_url {url!r} names no host; give http(s)://host/path")
+        raise CallbackRefused(f"callback_url: {url!r} names no host; give http(s)://host/path")
     return host, port or 0
 
 
