@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import Row, and_, func, or_, select, update
 from sqlalchemy.orm import Session as OrmSession
 
 from fenix.db.models import (
@@ -172,8 +172,14 @@ class Repository:
                     # A deleted session still gives back the hosts it holds, even failed.
                     and_(Session.stop_requested.is_(True), holds_disabled_host),
                 ),
-                # A deleted session is stopped now, even one planned for later.
-                or_(Session.maintenance_at <= now, Session.stop_requested.is_(True)),
+                # A deleted session is stopped now, even one planned for later; one planned
+                # for later is taken at once to tell the managers (MAINTENANCE), as Fenix
+                # does, and waits there until its maintenance_at.
+                or_(
+                    Session.maintenance_at <= now,
+                    Session.stop_requested.is_(True),
+                    Session.state == str(SessionState.MAINTENANCE),
+                ),
                 or_(Session.owner.is_(None), Session.owner == owner, Session.lease_until < now),
             )
             .order_by(Session.created_at)
@@ -369,20 +375,51 @@ class Repository:
         self.orm.add(message)
         return message
 
-    def due_outbox(self, now: datetime, limit: int = 100) -> Sequence[OutboxMessage]:
-        """The oldest pending message of each subscription, if it is due: order per subscriber."""
-        oldest = (
-            select(func.min(OutboxMessage.id))
-            .where(OutboxMessage.state == "PENDING")
-            .group_by(OutboxMessage.subscription_id)
-        )
+    def pending_outbox(self, limit: int = 5000) -> Sequence[Row]:
+        """Every pending message, oldest first, as the few columns that choose what goes next
+        (fenix.notify.delivery picks one per subscriber from them)."""
         query = (
-            select(OutboxMessage)
-            .where(OutboxMessage.id.in_(oldest), OutboxMessage.next_attempt_at <= now)
+            select(
+                OutboxMessage.id,
+                OutboxMessage.subscription_id,
+                OutboxMessage.project_id,
+                OutboxMessage.question,
+                OutboxMessage.attempts,
+                OutboxMessage.next_attempt_at,
+            )
+            .where(OutboxMessage.state == "PENDING")
             .order_by(OutboxMessage.id)
             .limit(limit)
         )
-        return self.orm.scalars(query).all()
+        return self.orm.execute(query).all()
+
+    def drop_outbox(
+        self,
+        reason: str,
+        *,
+        now: datetime | None = None,
+        session_id: str | None = None,
+        project_id: str | None = None,
+        questions: Sequence[str] = (),
+    ) -> Sequence[OutboxMessage]:
+        """Drop pending questions: those past `now`, or those of `questions` (answered or over)
+        of one session and project. Returns the dropped rows."""
+        query = select(OutboxMessage).where(
+            OutboxMessage.state == "PENDING", OutboxMessage.question.is_not(None)
+        )
+        if now is not None:
+            query = query.where(OutboxMessage.expires_at <= now)
+        else:
+            query = query.where(
+                OutboxMessage.session_id == session_id,
+                OutboxMessage.project_id == project_id,
+                OutboxMessage.question.in_(list(questions)),
+            )
+        rows = self.orm.scalars(query.order_by(OutboxMessage.id)).all()
+        for row in rows:
+            row.state = "DROPPED"
+            row.last_error = reason
+        return rows
 
     def outbox_for_session(self, session_id: str) -> Sequence[OutboxMessage]:
         query = (
