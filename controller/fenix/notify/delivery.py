@@ -17,10 +17,11 @@ What a subscriber gets, by its format:
   generous deadline is delivered, anything else is tried again with backoff, then DEAD.
 - the message bus (fenix.notify.bus): as `fenix`, through oslo.messaging.
 
-Order and fairness: each subscriber has at most one message in flight. Its questions and its
-notices are two queues, each in order; a question goes ahead of a notice that is failing (and
-the reordering is recorded), so a notice a receiver keeps refusing never eats into a reply
-window. A project's subscriptions hold at most `delivery_project_share` of the
+Order and fairness: each subscriber has at most one message in flight, and is sent its
+messages in the order they were written, each the first time. A message waiting to be tried
+again holds up nothing behind it, and a question goes ahead of a notice that has failed (the
+reordering is recorded), so a notice a receiver keeps refusing never eats into a reply window.
+A project's subscriptions hold at most `delivery_project_share` of the
 `delivery_concurrency` deliveries in flight, so a tenant with slow receivers waits only for
 itself (the sends are asynchronous: fenix.notify.webhook).
 
@@ -188,36 +189,30 @@ class DeliveryWorker:
                 )
         return jobs
 
-    def _choose(self, pending, now: datetime) -> list[tuple[int, OutboxMessage | None]]:
-        """One message per idle subscriber: the head of its questions or of its notices.
+    def _choose(self, pending, now: datetime) -> list[tuple[int, Any]]:
+        """One message per idle subscriber: its oldest due message.
 
-        Both queues keep their order. The older head goes first, unless it is a notice that
-        has failed already: then a due question goes ahead of it (returned with the notice it
-        passed, to record). Subscribers of a project at its share of the capacity wait."""
-        heads: dict[str, dict[bool, Any]] = {}
+        A message waiting to be tried again holds up nothing behind it, and a question goes
+        ahead of a notice that has failed before. Each pick is returned with the older message
+        it passed, if any, to record. Subscribers of a project at its share wait."""
+        queues: dict[str, list[Any]] = {}
         for row in pending:
-            lanes = heads.setdefault(row.subscription_id, {})
-            lanes.setdefault(row.question is not None, row)
+            queues.setdefault(row.subscription_id, []).append(row)
         with self._lock:
             busy = set(self._in_flight)
             load = Counter(self._project_load)
             total = sum(load.values())
         picks: list[tuple[int, Any]] = []
-        for subscription_id, lanes in heads.items():
+        for subscription_id, rows in queues.items():
             if subscription_id in busy:
                 continue
-            question, notice = lanes.get(True), lanes.get(False)
-            due = [
-                row for row in (question, notice) if row is not None and row.next_attempt_at <= now
-            ]
+            due = [row for row in rows if row.next_attempt_at <= now]
             if not due:
                 continue
-            pick = min(due, key=lambda row: row.id)
-            passed = None
-            if question in due and notice is not None and notice.attempts > 0:
-                pick, passed = question, notice
-            elif pick is question and notice is not None and notice.id < question.id:
-                passed = notice  # the notice waits for its retry: the question goes first
+            pick = due[0]
+            if pick.question is None and pick.attempts > 0:
+                pick = next((row for row in due if row.question is not None), pick)
+            passed = rows[0] if rows[0] is not pick else None
             if total >= self.settings.delivery_concurrency:
                 break
             if load[pick.project_id] >= self.settings.delivery_project_share:
@@ -357,7 +352,7 @@ class DeliveryWorker:
                 "subscription_id": message.subscription_id,
                 "message_id": message.message_id,
                 "ahead_of": repo.get_outbox(passed.id).message_id,
-                "why": "a question goes ahead of a notice that is failing",
+                "why": "the older message is failing and waits to be tried again",
             },
         )
 
