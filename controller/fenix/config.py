@@ -9,7 +9,7 @@ import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -139,6 +139,15 @@ class Settings(BaseSettings):
     www_authenticate_uri, auth_type, username, password, project_name, ...)."""
     keystone_admin_roles: list[str] = ["admin"]
     """Keystone roles that make the caller this controller's admin."""
+
+    @field_validator("callback_allow_networks")
+    @classmethod
+    def _networks_in_cidr_form(cls, networks: list[str]) -> list[str]:
+        """A mistyped network stops the controller at its start, not at the first delivery."""
+        from fenix.notify.callbacks import parse_networks
+
+        parse_networks(networks)
+        return networks
 
     def controller_url(self) -> str:
         return self.public_url or f"http://{self.bind_host}:{self.port}"

@@ -60,7 +60,7 @@ def create_subscription() -> tuple[dict[str, Any], int]:
 
 def _refuse_over_quota(repo: Repository, project_id: str, quota: int) -> None:
     """409 when the project already holds its quota (infrastructure subscriptions aside)."""
-    held = len(repo.list_subscriptions(project_id=project_id))
+    held = repo.count_project_subscriptions(project_id)
     if held >= quota:
         raise conflict(
             f"project {project_id} holds {held} subscriptions, the most a project may hold "

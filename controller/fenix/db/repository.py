@@ -34,6 +34,7 @@ from fenix.timeutil import utcnow
 
 _FINAL = [str(state) for state in FINAL_SESSION_STATES]
 HOST_CLAIM_LOCK = 0x66656E6978
+SUBSCRIPTION_QUOTA_LOCK = 0x66656E6979
 """The PostgreSQL advisory lock key under which hosts are checked free and claimed."""
 
 
@@ -135,7 +136,7 @@ class Repository:
         host-claim lock until that transaction ends: another controller process on the same
         database checking at the same moment waits, then sees the claim.
         """
-        self._lock_host_claims()
+        self._serialize(HOST_CLAIM_LOCK)
         query = (
             select(SessionHost.name, Session.id)
             .join(Session, SessionHost.session_id == Session.id)
@@ -143,12 +144,13 @@ class Repository:
         )
         return {name: session_id for name, session_id in self.orm.execute(query)}
 
-    def _lock_host_claims(self) -> None:
-        # Without it two processes both see the hosts free: PostgreSQL runs the transactions
-        # side by side (READ COMMITTED), and SQLite takes its write lock only at the first
-        # write, after both have read.
+    def _serialize(self, key: int) -> None:
+        """Hold a lock named `key` until the transaction ends, before reading what is written
+        after. Without it two processes both see room (free hosts, a quota not reached):
+        PostgreSQL runs the transactions side by side (READ COMMITTED), and SQLite takes its
+        write lock only at the first write, after both have read."""
         if self.orm.get_bind().dialect.name == "postgresql":
-            self.orm.execute(select(func.pg_advisory_xact_lock(HOST_CLAIM_LOCK)))
+            self.orm.execute(select(func.pg_advisory_xact_lock(key)))
         else:  # a write that changes nothing takes SQLite's one write lock now
             self.orm.execute(
                 update(Session)
@@ -353,6 +355,13 @@ class Repository:
     def get_subscription(self, subscription_id: str) -> Subscription | None:
         return self.orm.get(Subscription, subscription_id)
 
+    def count_project_subscriptions(self, project_id: str) -> int:
+        """The project's subscriptions, counted under a lock held to the end of the transaction,
+        so that two at once cannot both pass a quota."""
+        self._serialize(SUBSCRIPTION_QUOTA_LOCK)
+        query = select(func.count()).where(Subscription.project_id == project_id)
+        return self.orm.scalar(query) or 0
+
     def list_subscriptions(self, project_id: str | None = None) -> Sequence[Subscription]:
         query = select(Subscription).order_by(Subscription.created_at)
         if project_id is not None:
@@ -463,6 +472,15 @@ class Repository:
             .group_by(OutboxMessage.state)
         )
         return {state: count for state, count in self.orm.execute(query)}
+
+    def outbox_http_statuses(self, session_id: str) -> dict[int, int]:
+        """How many of the session's notifications were last answered with each HTTP status."""
+        query = (
+            select(OutboxMessage.http_status, func.count())
+            .where(OutboxMessage.session_id == session_id, OutboxMessage.http_status.is_not(None))
+            .group_by(OutboxMessage.http_status)
+        )
+        return {status: count for status, count in self.orm.execute(query)}
 
     def dead_outbox(self, session_id: str) -> Sequence[OutboxMessage]:
         query = (

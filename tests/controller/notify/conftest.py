@@ -41,6 +41,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)
+    """When it arrived (time.monotonic)."""
 
     @property
     def message_id(self) -> str:

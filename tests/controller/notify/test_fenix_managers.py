@@ -102,3 +102,5 @@ def test_a_fenix_style_manager_sees_each_question_once_and_every_reply_is_taken(
             refused_notices = [r for r in rows if r.http_status == 500]
             assert refused_notices and {r.state for r in refused_notices} == {"DELIVERED"}
             assert {r["event_type"] for r in manager.received} == {"maintenance.scheduled"}
+    if fmt == "aodh":  # the session's detail shows what the managers answered
+        assert live.detail(session_id)["deliveries"]["http_statuses"]["500"] > 0
