@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 from fenix.drivers.simulated import SimulatedDriver
 from tests.controller.live import wait_until
@@ -235,3 +236,59 @@ def test_deleting_a_session_planned_for_later_frees_its_hosts_at_once(live_stack
         what="hosts free for a new session",
     )
     assert second
+
+
+def test_managers_are_told_at_creation_and_no_host_is_touched_before_maintenance_at(live_stack):
+    live = live_stack.start(cloud={"hosts": 3, "projects": 1, "instances": 2}, reply_window=4.0)
+    manager = live.add_manager("project-1")
+    created = datetime.now(UTC)
+    maintenance_at = (created + timedelta(seconds=6)).replace(microsecond=0)
+    session_id = live.create_session(maintenance_at=maintenance_at.strftime("%Y-%m-%d %H:%M:%S"))
+
+    told = wait_until(
+        lambda: next(
+            (
+                m
+                for m in manager.messages
+                if m["direction"] == "received" and m["state"] == "MAINTENANCE"
+            ),
+            None,
+        ),
+        what="MAINTENANCE told",
+    )
+    detail = live.wait_for(session_id, timeout=60)
+
+    assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
+    told_at = datetime.fromisoformat(told["at"])
+    assert told_at < maintenance_at  # as Fenix: at creation, not at maintenance_at
+    body = told["body"]
+    assert datetime.fromisoformat(body["actions_at"]) == maintenance_at
+    reply_at = datetime.fromisoformat(body["reply_at"])
+    assert created + timedelta(seconds=4) <= reply_at <= told_at + timedelta(seconds=4)
+    events = live.events(session_id)
+    (waiting,) = _kinds(events, "session.waiting")
+    assert datetime.fromisoformat(waiting["data"]["until"]) == maintenance_at
+    touched = [e for e in events if e["kind"] in ("host.state", "instance.action")]
+    assert touched and min(datetime.fromisoformat(e["at"]) for e in touched) >= maintenance_at
+
+
+def test_the_default_workflow_tells_each_move_it_carried_out(live_stack):
+    live = live_stack.start(cloud={"hosts": 3, "projects": 1, "instances": 3})
+    manager = live.add_manager("project-1", instance_action="MIGRATE")
+    session_id = live.create_session()
+
+    detail = live.wait_for(session_id)
+
+    assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
+    wait_until(lambda: "MAINTENANCE_DONE" in _steps_received(manager), what="told it is done")
+    received = [m["body"] for m in manager.messages if m["direction"] == "received"]
+    done = [b["instance_ids"] for b in received if b["state"] == "INSTANCE_ACTION_DONE"]
+    moves = [
+        e for e in live.events(session_id) if e["kind"] == "instance.action" and e["new"] == "DONE"
+    ]
+    # One INSTANCE_ACTION_DONE per move, naming its one instance in a list, as Fenix's code did;
+    # then ADMIN_ACTION_DONE for the host.
+    assert sorted(done) == sorted([e["subject"]] for e in moves)
+    states = [b["state"] for b in received]
+    first_done = states.index("INSTANCE_ACTION_DONE")
+    assert "ADMIN_ACTION_DONE" in states[first_done:]
