@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 from fenix.drivers.simulated import SimulatedDriver
@@ -52,12 +51,14 @@ def test_acking_managers_get_every_host_maintained_with_live_migrations_serving(
 def test_host_is_out_of_service_only_while_it_is_maintained(live_stack):
     live = live_stack.start(cloud={"hosts": 3, "projects": 1, "instances": 3})
     session_id = live.create_session()
-    live.wait_for(session_id)
+    detail = live.wait_for(session_id)
 
+    assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
     timelines: dict[str, list[str]] = {}
     for event in live.events(session_id):
         if event["kind"] == "host.state":
             timelines.setdefault(event["subject"], []).append(event["new"])
+    assert sorted(timelines) == ["compute-1", "compute-2", "compute-3"]
     # Each host goes through its states once, and no two hosts are out of service together.
     for states in timelines.values():
         assert states == ["PREPARING", "IN_MAINTENANCE", "MAINTENANCE_COMPLETE"]
@@ -167,19 +168,20 @@ def test_failed_migration_fails_the_session_and_put_resumes_it(live_stack):
 
 def test_deleting_a_running_session_gives_its_hosts_back(live_stack):
     live = live_stack.start(cloud={"hosts": 3, "projects": 1, "instances": 3})
-    live.add_manager("project-1", reply_delay=1.0)
+    live.add_manager("project-1", reply_delay=3.0)
+    driver = SimulatedDriver(live.sim_url)
     session_id = live.create_session()
-    live.wait_for(session_id, states=("PREPARE_MAINTENANCE",))
-    time.sleep(0.3)  # the first host is out of service, its manager not yet answered
+    # The first host is out of service, its manager asked and not yet answered.
+    wait_until(
+        lambda: not all(h.enabled for h in driver.list_hosts()), what="a host out of service"
+    )
 
     deleted = live.http.delete(f"{live.url}/v1/maintenance/{session_id}")
 
     assert deleted.status_code == 200, deleted.text
-    deadline = time.monotonic() + 30
-    while live.runtime.engine.running_sessions and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not live.runtime.engine.running_sessions
-    driver = SimulatedDriver(live.sim_url)
+    wait_until(
+        lambda: not live.runtime.engine.running_sessions, timeout=30, what="the session stopped"
+    )
     assert all(h.enabled for h in driver.list_hosts())
     assert live.http.get(f"{live.url}/v1/maintenance/{session_id}").status_code == 404
     # The hosts are free for a new session.
