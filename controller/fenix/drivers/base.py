@@ -54,6 +54,9 @@ class ActionResult:
     host: str | None = None
     """Where the instance ended up (for a move)."""
     error: str | None = None
+    target_refused: bool = False
+    """The move failed because its target could not take the instance (no room, out of
+    service): it did not move, and another target may do (Nova's NoValidHost)."""
 
 
 class DriverError(Exception):

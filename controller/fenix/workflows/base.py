@@ -24,6 +24,11 @@ from fenix.workflows.moves import InstanceMover, MoveFailed, instances_by_projec
 LOG = logging.getLogger(__name__)
 
 
+EMPTY_ROUNDS = 3
+"""Rounds of moves to empty one host: instances still arriving from another session's moves
+once it went out of service are moved in the next round."""
+
+
 class WorkflowError(Exception):
     """Ends the session in MAINTENANCE_FAILED; the message says why, for the admin."""
 
@@ -174,17 +179,25 @@ class BaseWorkflow:
         return InstanceAction.LIVE_MIGRATE
 
     def empty_host(self, host: str, step: ProjectStep) -> None:
-        """Ask the host's projects what to do with their instances on it, then do it."""
-        self.sync_instances()
-        affected = instances_by_project(self.instances(host))
-        replies = self.talk.ask(step, f"{step}:{host}", affected)
-        self.check_replies(replies, step)
-        actions: dict[str, str] = {}
-        for reply in replies.values():
-            if not reply.nacked:
-                actions.update(reply.instance_actions)
-        self.mover.empty_host(host, actions, self.default_action())
-        self.talk.inform(ProjectStep.ADMIN_ACTION_DONE, affected)
+        """Ask the host's projects what to do with their instances on it, then do it.
+
+        An instance another session was moving onto the host when it went out of service
+        arrives after the host was looked at: each round asks about and moves what arrived
+        during the one before, up to EMPTY_ROUNDS."""
+        for round_ in range(EMPTY_ROUNDS):
+            self.sync_instances()
+            affected = instances_by_project(self.instances(host))
+            if round_ and not affected:
+                return
+            key = f"{step}:{host}" + (f":{round_}" if round_ else "")
+            replies = self.talk.ask(step, key, affected)
+            self.check_replies(replies, step)
+            actions: dict[str, str] = {}
+            for reply in replies.values():
+                if not reply.nacked:
+                    actions.update(reply.instance_actions)
+            self.mover.empty_host(host, actions, self.default_action())
+            self.talk.inform(ProjectStep.ADMIN_ACTION_DONE, affected)
         self.sync_instances()
         left = [i.instance_id for i in self.instances(host)]
         if left:

@@ -21,6 +21,11 @@ from fenix.workflows.conversation import Conversation
 LOG = logging.getLogger(__name__)
 
 
+START_TRIES = 3
+"""Targets tried for one move whose start the cloud refuses (another session took the room
+between our look and the move): each refusal plans it elsewhere, the last one fails it."""
+
+
 class MoveFailed(Exception):
     """One or more instances could not be moved; the message names them and why."""
 
@@ -39,14 +44,17 @@ class InstanceMover:
         free = self.free_capacity(exclude=host)
         for row in rows:
             action = actions.get(row.instance_id) or row.action or default_action
-            target = None
-            if action in (InstanceAction.MIGRATE, InstanceAction.LIVE_MIGRATE):
-                target = self._pick_target(free, row.size)
-                if target is None:
-                    failures.append(f"{row.instance_id}: no host has room for it")
-                    continue
-                free[target] -= row.size
-            self._start(row.instance_id, host, action, target)
+            if action not in (InstanceAction.MIGRATE, InstanceAction.LIVE_MIGRATE):
+                self._start(row.instance_id, host, action, None)
+                continue
+            target = self._pick_target(free, row.size)
+            if target is None:
+                failures.append(f"{row.instance_id}: no host has room for it")
+                continue
+            free[target] -= row.size
+            refusal = self._start(row.instance_id, host, action, target)
+            if refusal is not None:
+                self._elsewhere(row.instance_id, host, refusal)
         for instance_id in [row.instance_id for row in rows]:
             error = self._finish(instance_id, host)
             if error:
@@ -87,11 +95,40 @@ class InstanceMover:
         return {name: room for _rank, _order, name, room in ranked}
 
     @staticmethod
-    def _pick_target(free: dict[str, int], size: int) -> str | None:
+    def _pick_target(free: dict[str, int], size: int, refused=()) -> str | None:
         for name, room in free.items():
-            if room >= size:
+            if room >= size and name not in refused:
                 return name
         return None
+
+    def _elsewhere(self, instance_id: str, host: str, refusal: str) -> bool:
+        """The cloud refused the move's target (another session took its room since we
+        looked, or took it out of service): start it again towards another, looking at the
+        cloud anew, up to START_TRIES targets. False when none is left (the row stays
+        FAILED, with the refusal)."""
+        row = self._row(instance_id)
+        details = dict(row.details or {})
+        refused = [*details.get("refused_targets", []), details.get("target")]
+        target = None
+        if len(refused) < START_TRIES:
+            target = self._pick_target(self.free_capacity(exclude=host), row.size, refused)
+        if target is None:
+            if row.action_state != ActionState.FAILED:
+                self._update(
+                    instance_id,
+                    "instance.action",
+                    action_state=ActionState.FAILED,
+                    details={**details, "error": refusal},
+                )
+            return False
+        self._update(
+            instance_id,
+            "instance.action",
+            action_state=ActionState.FAILED,
+            details={**details, "refused_targets": refused, "error": refusal},
+        )
+        again = self._start(instance_id, host, str(row.action), target)
+        return again is None or self._elsewhere(instance_id, host, again)
 
     # -- intent, start, outcome ----------------------------------------------------------
     def _instances_on(self, host: str) -> list[SessionInstance]:
@@ -120,17 +157,18 @@ class InstanceMover:
             if tell and self.talk is not None:
                 self.talk.actions_done(repo, [(row.project_id, instance_id)])
 
-    def _start(self, instance_id: str, host: str, action: str, target: str | None) -> None:
+    def _start(self, instance_id: str, host: str, action: str, target: str | None) -> str | None:
+        """Start the move, recorded first; the cloud's refusal, or None."""
         row = self._row(instance_id)
         if row.action_state == ActionState.RUNNING and row.action_from == host:
-            return  # started before a restart; _finish waits for it
+            return None  # started before a restart; _finish waits for it
         if row.action_state == ActionState.DONE and row.action_from == host:
-            return
+            return None
         interrupted = row.action_state == ActionState.STARTING and row.action_from == host
         if interrupted and self._already_moving(instance_id, host):
             # Started, but the crash came before its action id was recorded: watch it.
             self._update(instance_id, "instance.action", action_state=ActionState.RUNNING)
-            return
+            return None
         self._update(
             instance_id,
             "instance.action",
@@ -157,10 +195,11 @@ class InstanceMover:
                 action_state=ActionState.FAILED,
                 details={**(row.details or {}), "error": str(exc)},
             )
-            return
+            return str(exc)
         self._update(
             instance_id, "instance.action", action_state=ActionState.RUNNING, action_id=action_id
         )
+        return None
 
     def _already_moving(self, instance_id: str, host: str) -> bool:
         for instance in self.ctx.driver.list_instances():
@@ -183,6 +222,10 @@ class InstanceMover:
         if row.action_id is None:
             return self._watch_until_gone(row, host)
         result = self._wait(row.action_id)
+        if result.target_refused and self._elsewhere(instance_id, host, result.error or ""):
+            return self._finish(instance_id, host)  # the move started again, elsewhere
+        if result.target_refused:
+            return result.error or f"{row.action} refused"
         if result.status == ActionStatus.DONE:
             fate = "EVICTED" if row.action == InstanceAction.EVICTION else "ACTIVE"
             self._update(

@@ -35,7 +35,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fenix.drivers.base import ActionResult, ActionStatus, DriverError, HostKind
@@ -44,7 +44,7 @@ from fenix.timeutil import parse_timestamp, utcnow
 from fenix.workflows.base import WorkflowError
 from fenix.workflows.constraints import Rules, allowed_actions, changed, load_rules
 from fenix.workflows.instance_talk import Ask, InstanceTalk, Notice, ask_key, epoch
-from fenix.workflows.moves import MoveFailed
+from fenix.workflows.moves import START_TRIES, MoveFailed
 from fenix.workflows.scheduler import Cluster, Host, ImpactLedger, Instance, rank_hosts
 
 if TYPE_CHECKING:
@@ -92,6 +92,8 @@ class Job:
     started_at: float | None = None
     ahead: bool = False
     """Moved ahead of its host (see _move)."""
+    refused_by: set[str] = field(default_factory=set)
+    """Targets the cloud refused it (another session took the room): not planned again."""
 
 
 class ParallelMaintenance:
@@ -325,10 +327,7 @@ class ParallelMaintenance:
         self._tried = None
         self._last_refresh = time.monotonic()
         cluster = self.cluster
-        for info in self.ctx.driver.list_hosts():
-            host = cluster.hosts.get(info.name)
-            if host is not None and host.state not in _IN_PROGRESS:
-                cluster.set_host_service(info.name, info.enabled, info.capacity)
+        self._sync_host_service()
         seen = {i.instance_id: i for i in self.ctx.driver.list_instances()}
         for instance_id, info in seen.items():
             known = cluster.instances.get(instance_id)
@@ -349,6 +348,20 @@ class ParallelMaintenance:
         if self._read_rules(list(seen)):
             cluster.set_rules(self.rules)
         return True
+
+    def _sync_host_service(self) -> None:
+        """Which hosts the cloud has in service now (another session takes hosts out); a
+        target planned on a host gone out of service since is planned again."""
+        cluster = self.cluster
+        for info in self.ctx.driver.list_hosts():
+            host = cluster.hosts.get(info.name)
+            if host is not None and host.state not in _IN_PROGRESS:
+                cluster.set_host_service(info.name, info.enabled, info.capacity)
+        for instance in list(cluster.instances.values()):
+            target = cluster.hosts.get(instance.target) if instance.target else None
+            job = self.jobs.get(instance.instance_id)
+            if target is not None and not target.enabled and not (job and job.state == MOVING):
+                cluster.update(instance.instance_id, target=None)
 
     def _drop(self, job: Job, where: str | None) -> None:
         """The instance left its host by other hands (moved to `where`, or deleted: None):
@@ -459,8 +472,12 @@ class ParallelMaintenance:
         """Moves that ended: the plan's view first, so that a host left empty goes into
         maintenance at once; then their record, INSTANCE_ACTION_DONE and any breach."""
         failures: list[tuple[Job, str]] = []
+        replanned: list[tuple[Job, str]] = []
         ended: list[tuple[Job, str | None, bool, dict[str, Any]]] = []
         for job, result, at in moved:
+            if result.target_refused and self._plan_again(job):
+                replanned.append((job, result.error or "the target refused it"))
+                continue
             if result.status != ActionStatus.DONE:
                 failures.append((job, result.error or "still running after the move timeout"))
                 continue
@@ -476,6 +493,18 @@ class ParallelMaintenance:
         with self.ctx.db.transaction() as repo:
             ids = [job.instance_id for job, _r, _a in moved]
             rows = {r.instance_id: r for r in repo.session_instances(self.ctx.session_id, ids)}
+            for job, error in replanned:  # placed again on the next round
+                row = rows[job.instance_id]
+                row.action_state = ActionState.FAILED
+                row.details = {**(row.details or {}), "refused": error}
+                repo.add_event(
+                    self.ctx.session_id,
+                    "instance.action",
+                    job.instance_id,
+                    ActionState.RUNNING,
+                    ActionState.FAILED,
+                    {"refused": error, "planned_again": True},
+                )
             for job, error in failures:
                 row = rows[job.instance_id]
                 row.action_state = ActionState.FAILED
@@ -918,6 +947,10 @@ class ParallelMaintenance:
         that allow few impacted at once, when their group is idle and a maintained host has
         room (so that a group's chain of moves and recoveries does not hold up its hosts)."""
         now = time.time()
+        if any(self._ready(job, now) for job in self.jobs.values()):
+            # Targets are chosen on what the cloud says just now, not on the last refresh: a
+            # host another session took out of service since would refuse the move.
+            self._sync_host_service()
         starting: list[Job] = []
         ahead = sum(1 for j in self.jobs.values() if j.state == MOVING and j.ahead)
         room_ahead = max(1, sum(1 for h in self.cluster.hosts.values() if h.state in _IN_PROGRESS))
@@ -983,7 +1016,7 @@ class ParallelMaintenance:
         busy = {h.name for h in self.cluster.hosts.values() if h.state in _IN_PROGRESS}
         plan = self.cluster.place(
             [job.instance_id],
-            exclude=busy | {job.host},
+            exclude=busy | {job.host} | job.refused_by,
             allow_due=not ahead and self._may_use_due_hosts(),
         )
         if plan is None:
@@ -1054,10 +1087,15 @@ class ParallelMaintenance:
             if action_id is not None:
                 self._watch(job, action_id)  # before the record: it runs while we write
         failures = []
+        by_id = {job.instance_id: job for job in jobs}
         with self.ctx.db.transaction() as repo:
             for row in repo.session_instances(self.ctx.session_id, list(outcomes)):
                 action_id, error = outcomes[row.instance_id]
-                if error is not None:
+                job = by_id[row.instance_id]
+                if error is not None and self._plan_again(job):
+                    row.action_state = ActionState.FAILED  # this start; the next is planned
+                    row.details = {**(row.details or {}), "refused": error}
+                elif error is not None:
                     row.action_state = ActionState.FAILED
                     row.details = {**(row.details or {}), "error": error}
                     failures.append(f"{row.instance_id}: {error}")
@@ -1074,6 +1112,20 @@ class ParallelMaintenance:
                 )
         if failures:
             raise MoveFailed("could not start moves: " + "; ".join(failures))
+
+    def _plan_again(self, job: Job) -> bool:
+        """A move whose target the cloud refused (another session took its room, or took it
+        out of service, since we looked) goes back to be placed elsewhere, up to START_TRIES
+        targets; False when that is spent, or the move had no target to change."""
+        target = self._target(job)
+        if job.action not in _TARGETED or target is None:
+            return False
+        job.refused_by.add(target)
+        if len(job.refused_by) >= START_TRIES:
+            return False
+        self.cluster.update(job.instance_id, target=None)
+        job.state, job.started_at, job.action_id = TOLD, None, None
+        return True
 
     def _call_move(
         self, instance_id: str, action: str, target: str | None

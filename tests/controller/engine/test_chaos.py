@@ -1,10 +1,12 @@
 """Chaos: sessions on the simulated cloud while controllers are SIGKILLed and the cloud fails.
 
 Two `fenix serve` processes share one PostgreSQL database behind a balancer (managers reach
-whichever is alive). Waves of sessions over disjoint hosts run while a random controller is
-killed at random moments and restarted, random moves fail (the cloud's fail_rate and injected
-faults), and the projects' managers answer normally, slowly, or never. The test then checks what
-must hold whatever happened: every session ended with a reason, no host is out of service
+whichever is alive). Waves of sessions over disjoint hosts, in both workflows (default and vnf),
+run while a random controller is killed at random moments and restarted, random moves fail (the
+cloud's fail_rate and injected faults), and the projects' managers answer normally, slowly, or
+never. The test then checks what must hold whatever happened: every session ended, and every
+one that met none of the injected faults ended DONE (a failed one names its fault), no host is
+out of service
 without a session on record holding it, no instance was lost or duplicated, each event log tells
 every state change once and without a hole, no host was held by two sessions at once, and every
 session whose engine was killed was taken over by another engine.
@@ -40,6 +42,11 @@ RUN_LIMIT = 240.0
 """Seconds the chaos may last before the test calls the sessions stuck."""
 
 FINAL = ("MAINTENANCE_DONE", "MAINTENANCE_FAILED")
+WORKFLOWS = ("default", "vnf")
+FAULTS = ("fail_rate", "chaos:", "Simulated fault injected")
+"""What the reason of a session failed by the chaos's own faults says: the cloud's random move
+failures, and the injected maintain and move faults. Killed controllers, slow and silent
+managers are no reason to fail: a session that met none of these faults must end DONE."""
 ADMIN = "admin-token"
 PROJECTS = {
     # project: (what its manager does, its settings)
@@ -71,6 +78,8 @@ class Journal:
     refused: list[dict] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     double_holds: list[str] = field(default_factory=list)
+    workflows: dict[str, str] = field(default_factory=dict)
+    """session id -> its workflow."""
 
     def now(self) -> float:
         return round(time.monotonic() - self.started, 1)
@@ -174,9 +183,14 @@ class Chaos:
         self.balancer.stop()
 
     # -- the admin's side ------------------------------------------------------------------
-    def create(self, controller: ControllerProcess, hosts: list[str]) -> requests.Response:
-        body = {"state": "MAINTENANCE", "hosts": hosts, "workflow": "default"}
-        return self.http.post(f"{controller.url}/v1/maintenance", json=body, timeout=30)
+    def create(
+        self, controller: ControllerProcess, hosts: list[str], workflow: str
+    ) -> requests.Response:
+        body = {"state": "MAINTENANCE", "hosts": hosts, "workflow": workflow}
+        response = self.http.post(f"{controller.url}/v1/maintenance", json=body, timeout=30)
+        if response.status_code == 200:
+            self.journal.workflows[response.json()["session_id"]] = workflow
+        return response
 
     def free_hosts(self) -> list[str]:
         """Compute hosts in service that no session holds or keeps disabled."""
@@ -192,13 +206,16 @@ class Chaos:
         hosts = self.free_hosts()
         self.rng.shuffle(hosts)
         groups = [sorted(hosts[i : i + 3]) for i in range(0, len(hosts), 3)]
+        # Both workflows in every wave, taking turns at the raced first group.
+        first = len(self.journal.waves) % len(WORKFLOWS)
+        workflows = [WORKFLOWS[(first + n) % len(WORKFLOWS)] for n in range(len(groups))]
         a, b = self.controllers
         barrier = threading.Barrier(2)
         answers: dict[str, requests.Response] = {}
 
         def racer(controller: ControllerProcess) -> None:
             barrier.wait()
-            answers[controller.name] = self.create(controller, groups[0])
+            answers[controller.name] = self.create(controller, groups[0], workflows[0])
 
         racers = [threading.Thread(target=racer, args=(c,)) for c in (a, b)]
         for thread in racers:
@@ -208,12 +225,12 @@ class Chaos:
         codes = {name: response.status_code for name, response in answers.items()}
         self.journal.races.append({"hosts": groups[0], "codes": codes})
         wave = [r.json()["session_id"] for r in answers.values() if r.status_code == 200]
-        for group in groups[1:]:
-            response = self.create(self.rng.choice(self.controllers), group)
+        for group, workflow in zip(groups[1:], workflows[1:], strict=True):
+            response = self.create(self.rng.choice(self.controllers), group, workflow)
             assert response.status_code == 200, response.text
             wave.append(response.json()["session_id"])
         taken = self.rng.choice(groups)[0]
-        refused = self.create(self.rng.choice(self.controllers), [taken])
+        refused = self.create(self.rng.choice(self.controllers), [taken], "default")
         self.journal.refused.append({"host": taken, "code": refused.status_code})
         self.journal.waves.append(wave)
 
@@ -417,7 +434,8 @@ def test_sessions_survive_killed_controllers_and_a_failing_cloud(chaos, report):
         why = last["data"].get("reason") or ""
         runs = " -> ".join(engines[sid])
         gone = " (deleted)" if deleted else ""
-        lines.append(f"  session {sid[:8]} {state}{gone} engines {runs} {why}")
+        workflow = chaos.journal.workflows.get(sid, "?")
+        lines.append(f"  session {sid[:8]} {workflow} {state}{gone} engines {runs} {why}")
     report(*lines)
 
     # Every session ended, and a failed one says why.
@@ -432,6 +450,27 @@ def test_sessions_survive_killed_controllers_and_a_failing_cloud(chaos, report):
                 assert details[sid]["error"], f"session {sid} failed without an error"
             assert not last["data"]["reason"].startswith("internal error"), last["data"]
     held.append("every session ended; each failed one has a reason")
+
+    # What a working controller gives: every session that met no fault of the chaos's own
+    # ended DONE, in both workflows. Kills, a slow manager and a silent one (given the
+    # default) are not reasons to fail.
+    done_by_workflow: Counter[str] = Counter()
+    for sid, state, _owner, _deleted in sessions:
+        last = [e for e in events[sid] if e["kind"] == "session.state"][-1]
+        if state == "MAINTENANCE_FAILED":
+            reason = last["data"].get("reason") or ""
+            assert any(fault in reason for fault in FAULTS), (
+                f"session {sid} ({journal.workflows.get(sid)}) failed, not by a fault the "
+                f"chaos injected: {reason}"
+            )
+        else:
+            done_by_workflow[journal.workflows[sid]] += 1
+    assert all(done_by_workflow[w] >= 1 for w in WORKFLOWS), done_by_workflow
+    held.append(
+        "every session that met no injected fault ended DONE ("
+        + ", ".join(f"{w}: {done_by_workflow[w]} done" for w in WORKFLOWS)
+        + ")"
+    )
 
     # No host out of service without a failed session on record holding it, and vice versa.
     states = dict((sid, state) for sid, state, _o, _d in sessions)

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from fenix.config import Settings
 from fenix.db.database import Database
 from fenix.drivers.simulated import SimulatedCloudConfig, SimulatedDriver, start_sim_cloud
 from fenix.timeutil import utcnow
@@ -44,3 +45,73 @@ def test_room_a_move_in_flight_will_take_is_not_offered(tmp_path, driver):
 
     assert free == {"compute-1": 1, "compute-3": 0}
     db.dispose()
+
+
+class RoomTakenFirst(SimulatedDriver):
+    """The cloud as another session leaves it: the first target we pick is filled just before
+    our move reaches the cloud, which refuses it with its own 'No valid host'."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.taken: list[str] = []
+
+    def live_migrate(self, instance_id: str, target_host: str | None = None) -> str:
+        if not self.taken and target_host is not None:
+            self.taken.append(target_host)
+            host = next(h for h in self.list_hosts() if h.name == target_host)
+            while sum(i.size for i in self.list_instances(host=target_host)) < host.capacity:
+                self.create_instance("project-1", host=target_host)
+        return super().live_migrate(instance_id, target_host)
+
+
+def test_a_move_refused_because_another_session_took_the_room_goes_elsewhere(tmp_path):
+    config = SimulatedCloudConfig(hosts=3, projects=1, instances=3, live_migrate_seconds=0.1)
+    sim, handle = start_sim_cloud(config)
+    driver = RoomTakenFirst(handle.url)
+    db = Database(f"sqlite:///{tmp_path / 'fenix.db'}")
+    db.upgrade()
+    try:
+        (victim,) = driver.list_instances(host="compute-1")
+        with db.transaction() as repo:
+            session = repo.add_session(
+                workflow="default",
+                maintenance_at=utcnow(),
+                meta={},
+                download=[],
+                hosts=[("compute-1", "compute")],
+                actions=[],
+            )
+            repo.add_instance(
+                session,
+                instance_id=victim.instance_id,
+                name=victim.name,
+                project_id=victim.project_id,
+                host="compute-1",
+                size=victim.size,
+                state="ACTIVE",
+            )
+        ctx = SimpleNamespace(
+            driver=driver,
+            db=db,
+            session_id=session.id,
+            settings=Settings(move_timeout=30),
+            check_stop=lambda: None,
+        )
+
+        moved = InstanceMover(ctx, talk=None).empty_host("compute-1", {}, "LIVE_MIGRATE")
+
+        assert moved == [victim.instance_id]
+        (refused,) = driver.taken
+        (now,) = [i for i in driver.list_instances() if i.instance_id == victim.instance_id]
+        assert now.host not in ("compute-1", refused)
+        with db.transaction() as repo:
+            starts = [
+                e.data["details"]["error"]
+                for e in repo.events(session.id, 0)
+                if e.kind == "instance.action" and e.new == "FAILED"
+            ]
+        assert len(starts) == 1 and "No valid host" in starts[0]
+    finally:
+        db.dispose()
+        handle.stop()
+        sim.close()

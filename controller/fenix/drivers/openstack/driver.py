@@ -312,7 +312,10 @@ class OpenStackDriver(CloudDriver):
 
     def _check(self, action_id: str, kind: str, server_id: str, source: str) -> ActionResult:
         def result(status: ActionStatus, host: str | None, error: str | None = None):
-            return ActionResult(action_id, status, server_id, host=host, error=error)
+            refused = status is ActionStatus.FAILED and _target_refused(error)
+            return ActionResult(
+                action_id, status, server_id, host=host, error=error, target_refused=refused
+            )
 
         what = f"{_WHAT[kind]} of {server_id} from {source}"
         try:
@@ -438,3 +441,12 @@ def _fault(server) -> str:
     fault = server.fault or {}
     message = fault.get("message") if isinstance(fault, dict) else None
     return message or f"nova put the server in {server.status} without a fault message"
+
+
+_TARGET_REFUSALS = ("No valid host was found", "is unavailable at this time")
+
+
+def _target_refused(error: str | None) -> bool:
+    """Nova's scheduler and conductor say so when the target cannot take the server: it stays
+    where it was, and another target may do."""
+    return bool(error) and any(words in error for words in _TARGET_REFUSALS)

@@ -177,6 +177,8 @@ class _Action:
     error: str | None = None
     ended_at: float | None = None
     fault: str | None = None
+    refused: bool = False
+    """Failed at once: the target could not take the instance."""
     record: dict = field(default_factory=dict)
     timer: threading.Timer | None = None
 
@@ -347,6 +349,7 @@ class SimulatedCloud:
             "source": action.source,
             "target": action.target,
             "error": action.error,
+            "refused": action.refused,
             "started_at": action.started_at,
             "ended_at": action.ended_at,
         }
@@ -563,6 +566,7 @@ class SimulatedCloud:
             self._actions[action.action_id] = action
             if error is not None:
                 action.target = None
+                action.refused = True
                 self._end_action(action, FAILED, error, now)
                 return action.action_id
             action.fault = self._take_fault(kind, instance_id, source)

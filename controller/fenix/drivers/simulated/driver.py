@@ -208,4 +208,5 @@ def _action_result(data: dict) -> ActionResult:
         instance_id=data["instance_id"],
         host=data.get("host"),
         error=data.get("error"),
+        target_refused=bool(data.get("refused")),
     )
