@@ -126,7 +126,18 @@ def test_failed_migration_reports_novas_fault_message(cloud):
     assert result.status == ActionStatus.FAILED
     assert result.host == "compute-0"
     assert message in result.error
+    assert not result.target_refused  # a broken migration, not a target without room
     assert _server(cloud, "app-0").fault["message"] == message
+
+
+def test_a_migration_the_scheduler_found_no_room_for_is_a_refused_target(cloud):
+    message = "No valid host was found. There are not enough hosts available."
+    cloud.sim.fail_next_migration(cloud.servers["app-0"], message)
+
+    result = cloud.driver.wait_action(cloud.driver.live_migrate(cloud.servers["app-0"]), 5)
+
+    assert (result.status, result.host) == (ActionStatus.FAILED, "compute-0")
+    assert result.target_refused  # the workflow plans it elsewhere
 
 
 def test_failed_cold_migration_reports_the_fault_without_confirming(cloud):
