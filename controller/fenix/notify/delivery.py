@@ -95,8 +95,6 @@ class DeliveryWorker:
         """Subscriptions with a message being sent."""
         self._project_load: Counter[str | None] = Counter()
         """Messages being sent, per project (None: infrastructure-wide subscriptions)."""
-        self._queued: set[int] = set()
-        """Claimed outbox rows whose send has not begun (released if we stop first)."""
         self._webhooks = WebhookSender(
             CallbackPolicy(settings.callback_allow_networks),
             connect_timeout=settings.delivery_connect_timeout,
@@ -120,12 +118,7 @@ class DeliveryWorker:
         self._thread.join(5)
         self._webhooks.stop()
         self._bus_pool.shutdown(wait=True, cancel_futures=True)
-        self._recorder.shutdown(wait=True)
-        with self._lock:
-            unsent, self._queued = sorted(self._queued), set()
-        if unsent:  # claimed but never tried: due again now, for whichever worker runs next
-            with self.db.transaction() as repo:
-                repo.release_outbox(unsent, utcnow())
+        self._recorder.shutdown(wait=True)  # sends cut short were given back (_finish)
 
     # -- choosing what goes next ---------------------------------------------------------
     def _loop(self) -> None:
@@ -169,7 +162,6 @@ class DeliveryWorker:
                 with self._lock:
                     self._in_flight.add(subscription.id)
                     self._project_load[message.project_id] += 1
-                    self._queued.add(message.id)
                 to_bus = subscription.format == BUS_FORMAT
                 jobs.append(
                     _Job(
@@ -224,8 +216,6 @@ class DeliveryWorker:
 
     # -- sending -------------------------------------------------------------------------
     def _send(self, job: _Job) -> None:
-        with self._lock:
-            self._queued.discard(job.outbox_id)
         if job.to_bus:
             self._bus_pool.submit(self._send_to_bus, job)
             return
