@@ -493,29 +493,19 @@ class ParallelMaintenance:
         with self.ctx.db.transaction() as repo:
             ids = [job.instance_id for job, _r, _a in moved]
             rows = {r.instance_id: r for r in repo.session_instances(self.ctx.session_id, ids)}
-            for job, error in replanned:  # placed again on the next round
+            # A refused target is planned again on the next round; any other failure stands.
+            failed = [(job, "refused", e) for job, e in replanned]
+            for job, why, error in [*failed, *((job, "error", e) for job, e in failures)]:
                 row = rows[job.instance_id]
                 row.action_state = ActionState.FAILED
-                row.details = {**(row.details or {}), "refused": error}
+                row.details = {**(row.details or {}), why: error}
                 repo.add_event(
                     self.ctx.session_id,
                     "instance.action",
                     job.instance_id,
                     ActionState.RUNNING,
                     ActionState.FAILED,
-                    {"refused": error, "planned_again": True},
-                )
-            for job, error in failures:
-                row = rows[job.instance_id]
-                row.action_state = ActionState.FAILED
-                row.details = {**(row.details or {}), "error": error}
-                repo.add_event(
-                    self.ctx.session_id,
-                    "instance.action",
-                    job.instance_id,
-                    ActionState.RUNNING,
-                    ActionState.FAILED,
-                    {"error": error},
+                    {why: error},
                 )
             for job, where, evicted, details in ended:
                 row = rows[job.instance_id]

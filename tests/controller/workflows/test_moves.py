@@ -13,6 +13,22 @@ from fenix.timeutil import utcnow
 from fenix.workflows.moves import InstanceMover
 
 
+def _session_db(tmp_path, host: str) -> tuple[Database, str]:
+    """A database with one session over `host`; the caller disposes of it."""
+    db = Database(f"sqlite:///{tmp_path / 'fenix.db'}")
+    db.upgrade()
+    with db.transaction() as repo:
+        session = repo.add_session(
+            workflow="default",
+            maintenance_at=utcnow(),
+            meta={},
+            download=[],
+            hosts=[(host, "compute")],
+            actions=[],
+        )
+        return db, session.id
+
+
 @pytest.fixture
 def driver():
     # Three hosts of capacity 2, one instance on each; moves take long enough to be watched.
@@ -24,21 +40,11 @@ def driver():
 
 
 def test_room_a_move_in_flight_will_take_is_not_offered(tmp_path, driver):
-    db = Database(f"sqlite:///{tmp_path / 'fenix.db'}")
-    db.upgrade()
-    with db.transaction() as repo:
-        session = repo.add_session(
-            workflow="default",
-            maintenance_at=utcnow(),
-            meta={},
-            download=[],
-            hosts=[("compute-2", "compute")],
-            actions=[],
-        )
+    db, session_id = _session_db(tmp_path, "compute-2")
     # Another session is moving an instance from compute-1 onto compute-3.
     (moving,) = driver.list_instances(host="compute-1")
     driver.migrate(moving.instance_id, "compute-3")
-    ctx = SimpleNamespace(driver=driver, db=db, session_id=session.id)
+    ctx = SimpleNamespace(driver=driver, db=db, session_id=session_id)
     mover = InstanceMover(ctx, talk=None)  # choosing a place tells nobody anything
 
     free = mover.free_capacity(exclude="compute-2")
@@ -68,21 +74,12 @@ def test_a_move_refused_because_another_session_took_the_room_goes_elsewhere(tmp
     config = SimulatedCloudConfig(hosts=3, projects=1, instances=3, live_migrate_seconds=0.1)
     sim, handle = start_sim_cloud(config)
     driver = RoomTakenFirst(handle.url)
-    db = Database(f"sqlite:///{tmp_path / 'fenix.db'}")
-    db.upgrade()
+    db, session_id = _session_db(tmp_path, "compute-1")
     try:
         (victim,) = driver.list_instances(host="compute-1")
         with db.transaction() as repo:
-            session = repo.add_session(
-                workflow="default",
-                maintenance_at=utcnow(),
-                meta={},
-                download=[],
-                hosts=[("compute-1", "compute")],
-                actions=[],
-            )
             repo.add_instance(
-                session,
+                repo.get_session(session_id),
                 instance_id=victim.instance_id,
                 name=victim.name,
                 project_id=victim.project_id,
@@ -93,7 +90,7 @@ def test_a_move_refused_because_another_session_took_the_room_goes_elsewhere(tmp
         ctx = SimpleNamespace(
             driver=driver,
             db=db,
-            session_id=session.id,
+            session_id=session_id,
             settings=Settings(move_timeout=30),
             check_stop=lambda: None,
         )
@@ -107,7 +104,7 @@ def test_a_move_refused_because_another_session_took_the_room_goes_elsewhere(tmp
         with db.transaction() as repo:
             starts = [
                 e.data["details"]["error"]
-                for e in repo.events(session.id, 0)
+                for e in repo.events(session_id, 0)
                 if e.kind == "instance.action" and e.new == "FAILED"
             ]
         assert len(starts) == 1 and "No valid host" in starts[0]
