@@ -7,8 +7,10 @@ start-up cost is paid once per step, not once per host.
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 
+from fenix.actions import leftovers
 from fenix.actions.download import DownloadFailed, fetch_plugins
 from fenix.actions.plugins import PluginNotFound, resolve_playbook
 from fenix.actions.runner import TaskResult, run_playbook
@@ -21,6 +23,10 @@ class ActionFailed(Exception):
     """An action plug-in failed; the message names the plug-in and its failing task."""
 
 
+class RunLeftUnchecked(Exception):
+    """A run left RUNNING by a dead engine on another machine: its processes cannot be seen."""
+
+
 class ActionLauncher:
     def __init__(self, runtime) -> None:
         self.runtime = runtime
@@ -28,6 +34,59 @@ class ActionLauncher:
 
     def artifacts_root(self) -> Path:
         return Path(self.settings.artifacts_dir)
+
+    def settle_left_runs(self, session_id: str, engine_id: str) -> None:
+        """End the runs an engine that stopped left RUNNING, before this one decides anything.
+
+        A run's processes are ended (they outlived their controller) and the run is marked
+        INTERRUPTED with the reason, so a plug-in never runs twice at once on a host. A run
+        launched on another machine cannot be checked from here: RunLeftUnchecked says so, and
+        the session is failed for the admin to check that machine and resume it.
+        """
+        node = socket.gethostname()
+        with self.runtime.db.transaction() as repo:
+            left = [
+                (run.id, run.plugin, run.engine_id, run.node)
+                for run in repo.running_action_runs(session_id)
+            ]
+        for run_id, plugin, previous_engine, run_node in left:
+            if run_node not in (None, node) or not leftovers.can_see_processes():
+                reason = (
+                    f"engine {previous_engine} stopped during this run on {run_node}; "
+                    f"engine {engine_id} on {node} cannot see whether its ansible-playbook "
+                    "still runs there"
+                )
+                self._mark_interrupted(session_id, run_id, plugin, reason)
+                raise RunLeftUnchecked(
+                    f"action plug-in {plugin} (run {run_id}) may still be running on "
+                    f"{run_node}: check that machine, then resume the session"
+                )
+            pids = leftovers.marked_processes(leftovers.run_marker(session_id, run_id))
+            if pids:
+                leftovers.end_processes(pids)
+                fate = f"its processes {pids} were ended by engine {engine_id}"
+            else:
+                fate = "its processes had already ended"
+            reason = f"engine {previous_engine} stopped during this run; {fate}"
+            LOG.warning("session %s: action run %s interrupted: %s", session_id, run_id, reason)
+            self._mark_interrupted(session_id, run_id, plugin, reason)
+
+    def _mark_interrupted(self, session_id: str, run_id: int, plugin: str, reason: str) -> None:
+        with self.runtime.db.transaction() as repo:
+            run = repo.get_action_run(run_id)
+            if run is None or run.state != "RUNNING":
+                return
+            run.state = "INTERRUPTED"
+            run.message = reason
+            run.finished_at = utcnow()
+            repo.add_event(
+                session_id,
+                "action.end",
+                plugin,
+                "RUNNING",
+                "INTERRUPTED",
+                {"run_id": run_id, "rc": None, "message": reason},
+            )
 
     def run_session_actions(self, ctx, types: list[str], hosts: list[str]) -> None:
         """Run the session's plug-ins whose type is in `types`, in the session's order."""
@@ -76,7 +135,9 @@ class ActionLauncher:
         except PluginNotFound as exc:
             raise ActionFailed(str(exc)) from None
         with ctx.db.transaction() as repo:
-            run = repo.add_action_run(ctx.session_id, plugin, type_, hosts)
+            run = repo.add_action_run(
+                ctx.session_id, plugin, type_, hosts, engine_id=ctx.owner, node=socket.gethostname()
+            )
             run_id = run.id
             repo.add_event(
                 ctx.session_id,
@@ -120,9 +181,14 @@ class ActionLauncher:
             private_data_dir=session_dir / f"run-{run_id}",
             inventory=self.settings.action_inventory,
             on_task=record,
+            marker=leftovers.run_marker(ctx.session_id, run_id),
         )
         with ctx.db.transaction() as repo:
             run = repo.get_action_run(run_id)
+            if run.state != "RUNNING":
+                # Another engine took the session over and ended this run: its record stands.
+                ctx.stop_event.set()
+                ctx.check_stop()
             run.rc = outcome.rc
             run.state = "DONE" if outcome.ok else "FAILED"
             run.message = None if outcome.ok else outcome.error()

@@ -16,6 +16,7 @@ from typing import Any
 
 import ansible_runner
 
+from fenix.actions.leftovers import RUN_MARKER
 from fenix.actions.plugins import collection_root
 
 EventCallback = Callable[[dict[str, Any]], None]
@@ -109,8 +110,13 @@ def run_playbook(
     private_data_dir: Path,
     inventory: str | dict[str, Any] | None = None,
     on_task: Callable[[TaskResult], None] | None = None,
+    marker: str | None = None,
 ) -> PlaybookOutcome:
-    """Run `playbook` over `hosts`; with no inventory, every host runs on this machine."""
+    """Run `playbook` over `hosts`; with no inventory, every host runs on this machine.
+
+    `marker` goes into the environment of every process of the run (`RUN_MARKER`), so they
+    can be found and ended if this controller dies during the run.
+    """
     private_data_dir.mkdir(parents=True, exist_ok=True)
     project = private_data_dir / "project"
     project.mkdir(exist_ok=True)
@@ -133,6 +139,8 @@ def run_playbook(
         "ANSIBLE_HOST_KEY_CHECKING": "False",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
     }
+    if marker is not None:
+        envvars[RUN_MARKER] = marker
     collections = _link_collection(private_data_dir)
     if collections:
         others = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "~/.ansible/collections")

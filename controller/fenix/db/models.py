@@ -199,6 +199,10 @@ class ActionRun(Base):
     artifacts_dir: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    engine_id: Mapped[str | None] = mapped_column(String(128))
+    """The engine that launched it: a run it left RUNNING is found when another takes over."""
+    node: Mapped[str | None] = mapped_column(String(255))
+    """The machine its ansible-playbook runs on; only there can its processes be found."""
 
 
 class InstanceConstraint(Base):

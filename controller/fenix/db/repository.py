@@ -261,10 +261,23 @@ class Repository:
 
     # -- action plug-in runs ---------------------------------------------------------------
     def add_action_run(
-        self, session_id: str, plugin: str, type_: str, hosts: list[str]
+        self,
+        session_id: str,
+        plugin: str,
+        type_: str,
+        hosts: list[str],
+        *,
+        engine_id: str | None = None,
+        node: str | None = None,
     ) -> ActionRun:
         run = ActionRun(
-            session_id=session_id, plugin=plugin, type=type_, hosts=hosts, state="RUNNING"
+            session_id=session_id,
+            plugin=plugin,
+            type=type_,
+            hosts=hosts,
+            state="RUNNING",
+            engine_id=engine_id,
+            node=node,
         )
         self.orm.add(run)
         self.orm.flush()
@@ -272,6 +285,15 @@ class Repository:
 
     def action_runs(self, session_id: str) -> Sequence[ActionRun]:
         query = select(ActionRun).where(ActionRun.session_id == session_id).order_by(ActionRun.id)
+        return self.orm.scalars(query).all()
+
+    def running_action_runs(self, session_id: str) -> Sequence[ActionRun]:
+        """The session's runs still marked RUNNING (left by an engine that stopped)."""
+        query = (
+            select(ActionRun)
+            .where(ActionRun.session_id == session_id, ActionRun.state == "RUNNING")
+            .order_by(ActionRun.id)
+        )
         return self.orm.scalars(query).all()
 
     def get_action_run(self, run_id: int) -> ActionRun | None:

@@ -18,6 +18,7 @@ import uuid
 
 from sqlalchemy.exc import OperationalError
 
+from fenix.actions.launcher import RunLeftUnchecked
 from fenix.engine.context import SessionContext, Stopping
 from fenix.engine.states import SessionState
 from fenix.engine.transitions import transition
@@ -122,6 +123,8 @@ class Engine:
             workflow_name = session.workflow
             repo.add_event(session_id, "engine.run", self.id, None, session.state)
         try:
+            if not self._settle_left_runs(ctx):
+                return
             workflow = load_workflow(workflow_name)(ctx)
             workflow.run()
         except Stopping:
@@ -139,6 +142,19 @@ class Engine:
         finally:
             with self.runtime.db.transaction() as repo:
                 repo.release_lease(session_id, self.id)
+
+    def _settle_left_runs(self, ctx: SessionContext) -> bool:
+        """End what a stopped engine's plug-in runs left behind; False when it cannot be done."""
+        try:
+            self.runtime.actions.settle_left_runs(ctx.session_id, self.id)
+        except RunLeftUnchecked as exc:
+            with self.runtime.db.transaction() as repo:
+                session = repo.lock_session(ctx.session_id)
+                ctx.check_owner(session)
+                if not SessionState(session.state).is_final:
+                    transition(repo, session, SessionState.MAINTENANCE_FAILED, str(exc))
+            return False
+        return True
 
     def _fail_on_bug(self, session_id: str, exc: Exception) -> None:
         with self.runtime.db.transaction() as repo:

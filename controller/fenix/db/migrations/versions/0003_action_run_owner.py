@@ -1,0 +1,27 @@
+"""action runs: the engine and machine that launched them
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-02 15:45:00.000000
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision = '0003'
+down_revision = '0002'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('action_runs', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('engine_id', sa.String(length=128), nullable=True))
+        batch_op.add_column(sa.Column('node', sa.String(length=255), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('action_runs', schema=None) as batch_op:
+        batch_op.drop_column('node')
+        batch_op.drop_column('engine_id')
