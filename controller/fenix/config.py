@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     default_actions: dict[str, list[dict]] = {}
     """Action plug-ins per workflow for sessions that name none: {"default": [{"plugin",...}]}."""
 
+    allow_http_downloads: bool = False
+    """Let sessions download plug-ins over plain http (a mirror on a trusted network); https
+    otherwise. Every download is checked against the SHA-256 its URL names either way."""
+
     delivery_timeout: float = 5.0
     """Seconds a subscriber's endpoint has to answer one delivery."""
     delivery_max_attempts: int = 6

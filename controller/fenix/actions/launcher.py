@@ -13,7 +13,7 @@ from pathlib import Path
 from fenix.actions import leftovers
 from fenix.actions.download import DownloadFailed, fetch_plugins
 from fenix.actions.plugins import PluginNotFound, resolve_playbook
-from fenix.actions.runner import TaskResult, run_playbook
+from fenix.actions.runner import TaskResult, UnsafeHostName, check_host_names, run_playbook
 from fenix.timeutil import utcnow
 
 LOG = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class ActionLauncher:
         if marker.exists():
             return
         try:
-            names = fetch_plugins(urls, target)
+            names = fetch_plugins(urls, target, allow_http=self.settings.allow_http_downloads)
         except DownloadFailed as exc:
             raise ActionFailed(str(exc)) from None
         marker.touch()
@@ -132,7 +132,8 @@ class ActionLauncher:
             playbook = resolve_playbook(
                 plugin, [session_dir / "plugins", *map(Path, self.settings.action_dirs)]
             )
-        except PluginNotFound as exc:
+            check_host_names(hosts)
+        except (PluginNotFound, UnsafeHostName) as exc:
             raise ActionFailed(str(exc)) from None
         with ctx.db.transaction() as repo:
             run = repo.add_action_run(

@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from fenix.actions.download import split_download_url
 from fenix.engine.states import (
     REPLY_STEPS,
     EventType,
@@ -77,6 +78,19 @@ _URL_PATTERN = (
 )
 """What /v1/openapi.json says of URLs: a subset of what the validators accept."""
 
+_DOWNLOAD_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?(/[^\x00-\x1f\x7f#]*)?"
+    r"#sha256=[0-9a-fA-F]{64}$"
+)
+"""A plug-in download: https, with the SHA-256 of its content (http only by a setting)."""
+
+
+def _download_url(value: str) -> str:
+    _web_url(value)
+    split_download_url(value)
+    return value
+
+
 _CONTRACT_TIME = (
     r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8]) "
     r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
@@ -106,8 +120,8 @@ def _no_nul(value: str) -> str:
 NO_NUL = (AfterValidator(_no_nul), Field(json_schema_extra={"pattern": "^[^\\x00]*$"}))
 """For text the database stores: PostgreSQL's text types cannot hold NUL (it was a 500 there)."""
 Name = Annotated[str, Field(min_length=1, max_length=255), *NO_NUL]
-WebUrl = Annotated[
-    str, AfterValidator(_web_url), Field(json_schema_extra={"pattern": _URL_PATTERN})
+DownloadUrl = Annotated[
+    str, AfterValidator(_download_url), Field(json_schema_extra={"pattern": _DOWNLOAD_PATTERN})
 ]
 MAX_COUNT = 2**31 - 1
 """The most a count column holds (INTEGER: 32 bits on PostgreSQL); in seconds, 68 years."""
@@ -152,7 +166,8 @@ class CreateSession(BaseModel):
     workflow: Annotated[str, Field(json_schema_extra=_workflow_names)] = "default"
     metadata: dict[str, Any] = {}
     actions: list[ActionSpec] = []
-    download: list[WebUrl] = []
+    download: list[DownloadUrl] = []
+    """Plug-in bundles, each `https://...#sha256=<hex>`: checked before anything of it runs."""
 
     @field_validator("hosts")
     @classmethod

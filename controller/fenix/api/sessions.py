@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, current_app, request
 from flask.blueprints import BlueprintSetupState
 
+from fenix.actions.download import check_scheme
 from fenix.api import json_body, runtime
 from fenix.api.auth import require_admin
 from fenix.api.errors import bad_gateway, bad_request, conflict, not_found
@@ -93,9 +94,19 @@ def _actions_or_defaults(body: CreateSession) -> list[tuple[str, str, dict[str, 
     return [(a["plugin"], a["type"], dict(a.get("metadata") or {})) for a in defaults]
 
 
+def _check_download_schemes(urls: list[str]) -> None:
+    allow_http = runtime().settings.allow_http_downloads
+    for position, url in enumerate(urls):
+        try:
+            check_scheme(url, allow_http)
+        except ValueError as exc:
+            raise bad_request(f"download.{position}: {exc}") from None
+
+
 @blueprint.post("")
 def create_session() -> dict[str, Any]:
     body = json_body(CreateSession)
+    _check_download_schemes(body.download)
     hosts = _resolve_hosts(body.hosts)
     maintenance_at = body.maintenance_at
     with current_app.extensions[_CREATE_LOCK], runtime().db.transaction() as repo:

@@ -28,7 +28,7 @@ def test_create_with_fenix_sample_body_stores_everything_it_names(client):
     assert detail["workflow"] == "default"
     assert detail["maintenance_at"] == "2018-02-28T06:06:03+00:00"
     assert detail["metadata"] == {"openstack_release": "Queens"}
-    assert detail["download"] == ["https://example.com/plugins1.tar.gz"]
+    assert detail["download"] == SAMPLE_CREATE["download"]
     assert [h["name"] for h in detail["hosts"]] == ["compute-1", "compute-2"]
     assert {h["kind"] for h in detail["hosts"]} == {"compute"}
     assert detail["action_plugins"] == [
@@ -166,6 +166,16 @@ REJECTED_CREATES = [
         {"state": "MAINTENANCE", "download": ["ftp://example.com/p.tgz"]},
         400,
         ["download.0:", "http:// or https://"],
+    ),
+    (
+        {"state": "MAINTENANCE", "download": ["https://example.com/p.tgz"]},
+        400,
+        ["download.0:", "has no checksum", "#sha256="],
+    ),
+    (
+        {"state": "MAINTENANCE", "download": [f"http://example.com/p.tgz#sha256={'a' * 64}"]},
+        400,
+        ["download.0:", "https only", "FENIX_ALLOW_HTTP_DOWNLOADS"],
     ),
     ({"state": "MAINTENANCE", "hosts": ["compute-7"]}, 404, ["compute-7"]),
 ]
