@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fenix.actions import leftovers
 from fenix.actions.download import DownloadFailed, fetch_plugins
-from fenix.actions.plugins import PluginNotFound, resolve_playbook
+from fenix.actions.plugins import PluginNotFound, missing_plugins, resolve_playbook
 from fenix.actions.runner import TaskResult, UnsafeHostName, check_host_names, run_playbook
 from fenix.timeutil import utcnow
 
@@ -88,6 +88,28 @@ class ActionLauncher:
                 {"run_id": run_id, "rc": None, "message": reason},
             )
 
+    def prepare_session_plugins(self, ctx) -> None:
+        """Download the session's plug-ins and find each one, before anything is touched.
+
+        ActionFailed names the plug-ins that cannot run, so a session fails at its start and
+        not after it emptied a host.
+        """
+        with ctx.db.transaction() as repo:
+            session = repo.get_session(ctx.session_id, with_deleted=True)
+            names = [a.plugin for a in session.actions]
+            downloads = list(session.download or [])
+        if not names:
+            return
+        if downloads:
+            self._download_once(ctx, downloads)
+        missing = missing_plugins(names, self._search_dirs(ctx.session_id))
+        if missing:
+            raise ActionFailed("action plug-ins that cannot run: " + "; ".join(missing.values()))
+
+    def _search_dirs(self, session_id: str) -> list[Path]:
+        plugins = self.artifacts_root() / session_id / "plugins"
+        return [plugins, *map(Path, self.settings.action_dirs)]
+
     def run_session_actions(self, ctx, types: list[str], hosts: list[str]) -> None:
         """Run the session's plug-ins whose type is in `types`, in the session's order."""
         with ctx.db.transaction() as repo:
@@ -129,9 +151,7 @@ class ActionLauncher:
     ) -> None:
         session_dir = self.artifacts_root() / ctx.session_id
         try:
-            playbook = resolve_playbook(
-                plugin, [session_dir / "plugins", *map(Path, self.settings.action_dirs)]
-            )
+            playbook = resolve_playbook(plugin, self._search_dirs(ctx.session_id))
             check_host_names(hosts)
         except (PluginNotFound, UnsafeHostName) as exc:
             raise ActionFailed(str(exc)) from None

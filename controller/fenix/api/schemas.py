@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from fenix.actions.download import split_download_url
+from fenix.drivers.base import HostKind
 from fenix.engine.states import (
     REPLY_STEPS,
     EventType,
@@ -38,7 +39,12 @@ _REPLY_STEP_NAMES = [str(step) for step in ProjectStep if step in REPLY_STEPS]
 """In the order of the conversation, for messages."""
 _ANSWERS = ("ACK", "NACK")
 _REPLY_STATE = re.compile(r"(ACK|NACK)_([A-Z_]+)")
-_ACTION_TYPE = r"^[a-z][a-z0-9_-]*$"
+ACTION_TYPES = ("pre", "host", "post", *(str(kind) for kind in HostKind))
+"""When a plug-in runs: before the maintenance, per host (any, or of one kind), or after."""
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return repr(text) if len(text) <= limit else repr(text[: limit - 3]) + "..."
 
 
 def _timestamp(value: Any) -> Any:
@@ -151,8 +157,17 @@ class ActionSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     plugin: Name
-    type: Annotated[str, Field(pattern=_ACTION_TYPE, max_length=64)]
+    type: Annotated[str, Field(json_schema_extra={"enum": list(ACTION_TYPES)})]
     metadata: dict[str, Any] = {}
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, type_: str) -> str:
+        if type_ not in ACTION_TYPES:
+            raise ValueError(
+                f"{_short(type_)} is not an action type; use one of {', '.join(ACTION_TYPES)}"
+            )
+        return type_
 
 
 class CreateSession(BaseModel):

@@ -102,3 +102,23 @@ def test_session_runs_a_downloaded_plugin(live_stack, plugin_server):
 
     assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
     assert [(r["plugin"], r["state"]) for r in detail["action_runs"]] == [("hello", "DONE")]
+
+
+def test_a_plugin_the_download_does_not_ship_fails_the_session_before_any_host_is_touched(
+    live_stack, plugin_server
+):
+    live = live_stack.start(
+        cloud={"hosts": 2, "projects": 1, "instances": 2}, allow_http_downloads=True
+    )
+    session_id = live.create_session(
+        download=[_pinned(plugin_server, "bundle.tar.gz")],
+        actions=[{"plugin": "hello", "type": "pre"}, {"plugin": "not_shipped", "type": "host"}],
+    )
+
+    detail = live.wait_for(session_id)
+
+    assert detail["state"] == "MAINTENANCE_FAILED"
+    assert "action plug-ins that cannot run: no action plug-in 'not_shipped'" in detail["error"]
+    assert [(h["state"], h["disabled"]) for h in detail["hosts"]] == [("PENDING", False)] * 2
+    assert detail["action_runs"] == []
+    assert all(i["action"] is None for i in detail["instances"])

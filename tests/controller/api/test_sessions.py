@@ -153,12 +153,38 @@ REJECTED_CREATES = [
         ["actions.0.plugin:"],
     ),
     (
-        {"state": "MAINTENANCE", "actions": [{"plugin": "p", "type": "Pre Host"}]},
+        {"state": "MAINTENANCE", "actions": [{"plugin": "dummy", "type": "Pre Host"}]},
         400,
-        ["actions.0.type:", "pattern"],
+        ["actions.0.type:", "not an action type", "pre, host, post"],
     ),
     (
-        {"state": "MAINTENANCE", "actions": [{"plugin": "p", "type": "pre", "meta": {}}]},
+        {"state": "MAINTENANCE", "actions": [{"plugin": "no_such_upgrade", "type": "host"}]},
+        400,
+        ["actions.0.plugin:", "no action plug-in 'no_such_upgrade'", "FENIX_ACTION_DIRS"],
+    ),
+    (
+        {
+            "state": "MAINTENANCE",
+            "download": [f"https://example.com/p.tgz#sha256={'a' * 64}"],
+            "actions": [
+                {"plugin": "dummy", "type": "pre"},
+                {"plugin": "../../etc/passwd", "type": "host"},
+            ],
+        },
+        400,
+        ["actions.1.plugin:", "'../../etc/passwd' is not a plug-in name"],
+    ),
+    (
+        {
+            "state": "MAINTENANCE",
+            "download": [f"https://example.com/p.tgz#sha256={'a' * 64}"],
+            "actions": [{"plugin": "fenix.maintenance.actions.nope", "type": "post"}],
+        },
+        400,
+        ["actions.0.plugin:", "no action plug-in 'nope'"],
+    ),
+    (
+        {"state": "MAINTENANCE", "actions": [{"plugin": "dummy", "type": "pre", "meta": {}}]},
         400,
         ["actions.0.meta: unknown field"],
     ),
