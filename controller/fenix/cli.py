@@ -143,7 +143,7 @@ def _serve(args) -> int:
     from fenix.app import create_app
     from fenix.config import Settings
     from fenix.runtime import Runtime
-    from fenix.wsgi import serve_in_thread
+    from fenix.wsgi import ServerLimits, serve_in_thread
 
     overrides = {
         "bind_host": args.host,
@@ -172,8 +172,13 @@ def _serve(args) -> int:
         runtime.stop()
         print(f"fenix serve: {exc}", file=sys.stderr)
         return 2
+    limits = ServerLimits(
+        max_body_bytes=settings.max_body_bytes,
+        connection_limit=settings.connection_limit,
+        channel_timeout=settings.idle_timeout,
+    )
     server = serve_in_thread(
-        app, settings.bind_host, settings.port, threads=settings.threads, name="api"
+        app, settings.bind_host, settings.port, threads=settings.threads, name="api", limits=limits
     )
     runtime.start()
     log.info(

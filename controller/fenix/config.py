@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     public_url: str | None = None
     """Base URL managers use to reach this controller (reply_url, instance_ids)."""
     threads: int = 16
+    max_body_bytes: int = 1024 * 1024
+    """The largest request body taken; a larger one is answered 413 before it is read."""
+    connection_limit: int = 500
+    """Connections served at once (idle ones included); more wait to be accepted."""
+    idle_timeout: float = 15.0
+    """Seconds an idle connection is kept open: a client that holds sockets without sending
+    anything is disconnected after this."""
 
     cloud: Literal["simulated", "openstack", "kubernetes"] = "simulated"
     """The cloud driver (fenix.drivers.factory): the simulated cloud, OpenStack through
