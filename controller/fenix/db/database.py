@@ -7,6 +7,7 @@ commits whole or leaves nothing behind.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,12 +34,24 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def strict_json(value: object) -> str:
+    """JSON columns hold only JSON: NaN or Infinity is an error here, not a row that SQLite
+    stores and no JSON reader can read back (PostgreSQL refuses it)."""
+    return json.dumps(value, allow_nan=False)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            json_serializer=strict_json,
+        )
         event.listen(engine, "connect", _tune_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=strict_json
+    )
 
 
 class Database:
