@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     public_url: str | None = None
     """Base URL managers use to reach this controller (reply_url, instance_ids)."""
     threads: int = 16
+    max_hosts: int = 10_000
+    """The most hosts one session may name."""
     max_body_bytes: int = 1024 * 1024
     """The largest request body taken; a larger one is answered 413 before it is read."""
     connection_limit: int = 500

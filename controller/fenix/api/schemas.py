@@ -8,6 +8,7 @@ now. Bodies that existing managers send (project replies) ignore fields they add
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -41,6 +42,12 @@ _ANSWERS = ("ACK", "NACK")
 _REPLY_STATE = re.compile(r"(ACK|NACK)_([A-Z_]+)")
 ACTION_TYPES = ("pre", "host", "post", *(str(kind) for kind in HostKind))
 """When a plug-in runs: before the maintenance, per host (any, or of one kind), or after."""
+
+
+def some_of(names: list[str], shown: int = 10) -> str:
+    """The first names of a list, and how many more: a message stays short however long it is."""
+    listed = ", ".join(_short(name, 40).strip("'") for name in names[:shown])
+    return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -187,9 +194,9 @@ class CreateSession(BaseModel):
     @field_validator("hosts")
     @classmethod
     def _no_duplicate_hosts(cls, hosts: list[str]) -> list[str]:
-        duplicates = sorted({name for name in hosts if hosts.count(name) > 1})
+        duplicates = sorted(name for name, count in Counter(hosts).items() if count > 1)
         if duplicates:
-            raise ValueError(f"hosts listed more than once: {', '.join(duplicates)}")
+            raise ValueError(f"hosts listed more than once: {some_of(duplicates)}")
         return hosts
 
     @field_validator("workflow")

@@ -20,7 +20,7 @@ from fenix.actions.plugins import COLLECTION_PREFIX, is_plugin_name, missing_plu
 from fenix.api import json_body, runtime
 from fenix.api.auth import require_admin
 from fenix.api.errors import bad_gateway, bad_request, conflict, not_found
-from fenix.api.schemas import ACTION_TYPES, CreateSession, UpdateSession
+from fenix.api.schemas import ACTION_TYPES, CreateSession, UpdateSession, some_of
 from fenix.api.views import event_view, session_detail, session_summary
 from fenix.db.models import Session
 from fenix.db.repository import Repository
@@ -73,8 +73,8 @@ def _resolve_hosts(requested: list[str]) -> list[HostInfo]:
     unknown = [name for name in requested if name not in by_name]
     if unknown:
         raise not_found(
-            f"the cloud has no host {', '.join(unknown)}; "
-            f"its hosts are: {', '.join(sorted(by_name)) or 'none'}"
+            f"the cloud has no host {some_of(unknown)}; "
+            f"its hosts are: {some_of(sorted(by_name), 20) or 'none'}"
         )
     return [by_name[name] for name in requested]
 
@@ -135,6 +135,12 @@ def _check_plugins(actions: list[tuple[str, str, dict[str, Any]]], downloads: li
 @blueprint.post("")
 def create_session() -> dict[str, Any]:
     body = json_body(CreateSession)
+    max_hosts = runtime().settings.max_hosts
+    if len(body.hosts) > max_hosts:
+        raise bad_request(
+            f"hosts: {len(body.hosts)} names; a session takes at most {max_hosts} "
+            "(FENIX_MAX_HOSTS): split the maintenance into several sessions"
+        )
     _check_download_schemes(body.download)
     actions = _actions_or_defaults(body)
     _check_plugins(actions, body.download)

@@ -13,7 +13,7 @@ from fenix.engine.states import SessionState
 from fenix.runtime import Runtime
 from fenix.timeutil import utcnow
 
-from .helpers import SAMPLE_CREATE, error_message
+from .helpers import ADMIN_TOKEN, SAMPLE_CREATE, error_message
 
 
 # -- create ------------------------------------------------------------------------------------
@@ -486,3 +486,50 @@ def test_delete_twice_or_unknown_is_404(client, create_session):
 
     assert client.delete(f"/v1/maintenance/{session_id}").status_code == 404
     assert client.delete("/v1/maintenance/nope").status_code == 404
+
+
+@pytest.fixture
+def roomy_client(runtime):
+    """The admin's client of an app that takes bodies of up to 8 MiB (long host lists)."""
+    runtime.settings.max_body_bytes = 8 * 1024 * 1024
+    client = create_app(runtime).test_client()
+    client.environ_base["HTTP_X_AUTH_TOKEN"] = ADMIN_TOKEN
+    return client
+
+
+def test_more_hosts_than_the_cap_are_refused_with_a_short_message(roomy_client, count_rows):
+    before = count_rows()
+    hosts = [f"h-{n}" for n in range(100_000)]
+
+    response = roomy_client.post("/v1/maintenance", json={"state": "MAINTENANCE", "hosts": hosts})
+
+    assert response.status_code == 400
+    assert error_message(response) == (
+        "hosts: 100000 names; a session takes at most 10000 (FENIX_MAX_HOSTS): "
+        "split the maintenance into several sessions"
+    )
+    assert count_rows() == before
+
+
+def test_duplicate_hosts_in_a_long_list_are_named_in_a_short_message(roomy_client):
+    hosts = [f"h-{n % 5000}" for n in range(10_000)]
+
+    response = roomy_client.post("/v1/maintenance", json={"state": "MAINTENANCE", "hosts": hosts})
+
+    assert response.status_code == 400
+    message = error_message(response)
+    assert message.startswith("hosts: hosts listed more than once: h-0, h-1, h-10, h-100,")
+    assert message.endswith("and 4990 more")
+    assert len(message) < 300
+
+
+def test_unknown_hosts_are_named_in_a_short_message(roomy_client):
+    hosts = [f"nowhere-{n}" for n in range(5000)]
+
+    response = roomy_client.post("/v1/maintenance", json={"state": "MAINTENANCE", "hosts": hosts})
+
+    assert response.status_code == 404
+    message = error_message(response)
+    assert "the cloud has no host nowhere-0, nowhere-1," in message
+    assert "and 4990 more; its hosts are: compute-1" in message
+    assert len(message) < 600
