@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from fenix.client.commands import add_session_parser, run_session_command
 
@@ -84,7 +86,12 @@ def _parser() -> argparse.ArgumentParser:
     vnfm.add_argument("--nack", action="append", default=[], help="a step to NACK (repeatable)")
     vnfm.add_argument("--silent", action="store_true", help="never reply")
     vnfm.add_argument("--sim-url", default=None, help="simulated cloud, to scale and move")
-    vnfm.add_argument("--token", default=None)
+    vnfm.add_argument(
+        "--token",
+        default=None,
+        help="the project's token (shows in ps: prefer FENIX_TOKEN or --token-file)",
+    )
+    vnfm.add_argument("--token-file", default=None, help="a file holding the project's token")
 
     add_session_parser(commands)
 
@@ -214,11 +221,26 @@ def _vnfm(args) -> int:
         reply_delay=args.delay,
         nack_states=frozenset(args.nack),
         silent=args.silent,
-        token=args.token,
+        token=vnfm_token(args.token, args.token_file),
         cloud=cloud,
     )
     run_vnfm(config)
     return 0
+
+
+def vnfm_token(argv_token: str | None, token_file: str | None) -> str | None:
+    """The sample VNFM's token: --token-file, else FENIX_TOKEN, else --token (with a warning:
+    the command line is visible to every user of the machine)."""
+    if token_file:
+        return Path(token_file).read_text().strip()
+    if os.environ.get("FENIX_TOKEN"):
+        return os.environ["FENIX_TOKEN"]
+    if argv_token:
+        logging.getLogger("fenix.vnfm").warning(
+            "--token is visible to every user of this machine (ps); "
+            "pass it in FENIX_TOKEN or a file named by --token-file instead"
+        )
+    return argv_token
 
 
 if __name__ == "__main__":
