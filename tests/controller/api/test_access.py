@@ -419,6 +419,19 @@ def test_a_project_may_not_subscribe_to_infrastructure_events(client_as):
     assert "infrastructure-wide" in error_message(response)
 
 
+@pytest.mark.parametrize("event_type", ["maintenance.session", "maintenance.host"])
+def test_a_member_is_refused_infrastructure_event_types_even_for_its_project(client_as, event_type):
+    response = client_as(PROJECT_TOKENS[OWNER]).post(
+        "/v1/subscriptions",
+        json={**SUBSCRIPTION_BODY, "event_types": ["maintenance.planned", event_type]},
+    )
+
+    assert response.status_code == 403
+    assert f"{event_type} go to the infrastructure" in error_message(response)
+    listed = client_as(PROJECT_TOKENS[OWNER]).get("/v1/subscriptions").get_json()
+    assert listed["subscriptions"] == []
+
+
 def test_the_admin_may_act_for_any_project(client_as, world):
     admin = client_as(ADMIN_TOKEN)
     session_id = world["session"]
