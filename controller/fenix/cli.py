@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from fenix.client.commands import add_session_parser, run_session_command
+from fenix.logmask import mask_all_handlers, mask_passwords
 
 DEMO_HOSTS = 4
 DEMO_HOSTS_VNF = 8
@@ -110,10 +111,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return sim_cloud_main(argv[1:])
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_format = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format=log_format)
+    mask_all_handlers(log_format)
     if args.command == "demo":
         logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.WARNING)
         from fenix.demo.runner import DemoOptions, run_demo
@@ -191,7 +191,7 @@ def _serve(args) -> int:
     log.info(
         "fenix controller at %s (database %s, cloud %s)",
         server.url,
-        settings.database_url,
+        mask_passwords(settings.database_url),
         settings.cloud,
     )
     print(f"fenix controller listening on {server.url}", flush=True)
