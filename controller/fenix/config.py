@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     move_timeout: float = 600.0
     own_action_timeout: float = 600.0
 
+    retention_days: float = 30.0
+    """Days after a session ended before the engine prunes its events, its delivered or dead
+    notifications and its runner artifacts (the session's summary stays); 0 keeps them."""
+    retention_check_seconds: float = 600.0
+    """How often the engine looks for sessions to prune."""
+
     artifacts_dir: str = Field(default_factory=lambda: str(Path.cwd() / "fenix-artifacts"))
     """Where each action plug-in run keeps its private data dir and artifacts."""
     action_dirs: list[str] = []

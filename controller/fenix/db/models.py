@@ -61,6 +61,8 @@ class Session(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    pruned_at: Mapped[datetime | None] = mapped_column(DateTime)
+    """When its event log, sent notifications and runner artifacts were pruned (retention)."""
 
     hosts: Mapped[list[SessionHost]] = relationship(
         back_populates="session", order_by="SessionHost.position", cascade="all, delete-orphan"

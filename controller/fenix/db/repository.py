@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session as OrmSession
 
 from fenix.db.models import (
@@ -179,6 +179,38 @@ class Repository:
             .order_by(Session.created_at)
         )
         return list(self.orm.scalars(query))
+
+    def prunable_session_ids(self, finished_before: datetime, limit: int = 100) -> list[str]:
+        """Finished sessions (final, holding no host) untouched since `finished_before` and
+        not pruned yet, oldest first."""
+        holds_disabled_host = (
+            select(SessionHost.id)
+            .where(SessionHost.session_id == Session.id, SessionHost.disabled.is_(True))
+            .exists()
+        )
+        query = (
+            select(Session.id)
+            .where(
+                Session.state.in_(_FINAL),
+                Session.updated_at < finished_before,
+                Session.pruned_at.is_(None),
+                ~holds_disabled_host,
+            )
+            .order_by(Session.updated_at)
+            .limit(limit)
+        )
+        return list(self.orm.scalars(query))
+
+    def prune_session_records(self, session_id: str, now: datetime) -> tuple[int, int]:
+        """Delete a finished session's events and settled notifications; (events, outbox)."""
+        events = self.orm.execute(delete(Event).where(Event.session_id == session_id))
+        outbox = self.orm.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.session_id == session_id, OutboxMessage.state != "PENDING"
+            )
+        )
+        self.orm.execute(update(Session).where(Session.id == session_id).values(pruned_at=now))
+        return events.rowcount, outbox.rowcount
 
     def acquire_lease(self, session_id: str, owner: str, seconds: float) -> bool:
         """Take or renew the session's lease in one atomic UPDATE; False if another holds it."""

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 import uuid
 
@@ -20,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from fenix.actions.launcher import RunLeftUnchecked
 from fenix.engine.context import SessionContext, Stopping
+from fenix.engine.retention import prune_finished_sessions
 from fenix.engine.states import SessionState
 from fenix.engine.transitions import transition
 from fenix.timeutil import utcnow
@@ -67,9 +69,13 @@ class Engine:
 
     def _loop(self) -> None:
         lease = self.settings.lease_seconds
+        next_prune = 0.0
         while not self._stop.is_set():
             try:
                 self._look_for_work(lease)
+                if time.monotonic() >= next_prune:
+                    prune_finished_sessions(self.runtime)
+                    next_prune = time.monotonic() + self.settings.retention_check_seconds
             except OperationalError as exc:
                 # The database is away (restarting, network): keep trying, loudly.
                 LOG.error("engine %s cannot reach the database: %s", self.id, exc)
