@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     """The name maintenance.planned goes out under on the bus; AODH consumers built for
     Fenix's code expect maintenance.scheduled."""
 
+    secret_key: str | None = None
+    """A Fernet key that encrypts subscription secrets in the database; without one they are
+    stored unencrypted (fenix.db.sealed says how to make one)."""
+
     auth_strategy: Literal["tokens", "keystone"] = "tokens"
     """tokens: the static API tokens below; keystone: keystonemiddleware's auth_token."""
     tokens: dict[str, TokenGrant] = {}

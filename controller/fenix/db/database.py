@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from fenix.db.repository import Repository
+from fenix.db.sealed import use_secret_key
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x66656E6978 + 1
@@ -72,9 +73,10 @@ def make_engine(url: str) -> Engine:
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, secret_key: str | None = None) -> None:
         self.url = url
         self.engine = make_engine(url)
+        use_secret_key(self.engine, secret_key)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def upgrade(self) -> None:

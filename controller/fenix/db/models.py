@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from fenix.db.sealed import SealedText
 from fenix.timeutil import utcnow
 
 NAMING = {
@@ -246,7 +247,8 @@ class Subscription(Base):
     project_id: Mapped[str | None] = mapped_column(String(255), index=True)
     event_types: Mapped[list[Any]] = mapped_column(default=list)
     callback_url: Mapped[str] = mapped_column(Text)
-    secret: Mapped[str | None] = mapped_column(Text)
+    secret: Mapped[str | None] = mapped_column(SealedText)
+    """Encrypted at rest with the configured secret key (fenix.db.sealed)."""
     format: Mapped[str] = mapped_column(String(16), default="fenix")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
