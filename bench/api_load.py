@@ -155,6 +155,7 @@ def start_stack(args, workdir: Path, database_url: str) -> Stack:
             "FENIX_DATABASE_URL": database_url,
             "FENIX_TOKENS": json.dumps(tokens),
             "FENIX_ARTIFACTS_DIR": str(workdir / "artifacts"),
+            "FENIX_CALLBACK_ALLOW_NETWORKS": '["127.0.0.0/8"]',  # the managers run here
         }
         serve = [sys.executable, "-m", "fenix.cli", "serve", f"--sim-url={sim_url}"]
         if args.switch_interval:

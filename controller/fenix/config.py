@@ -9,7 +9,7 @@ import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -108,8 +108,25 @@ class Settings(BaseSettings):
     """Let sessions download plug-ins over plain http (a mirror on a trusted network); https
     otherwise. Every download is checked against the SHA-256 its URL names either way."""
 
-    delivery_timeout: float = 5.0
-    """Seconds a subscriber's endpoint has to answer one delivery."""
+    delivery_timeout: float = 30.0
+    """`fenix` format: wall-clock seconds one delivery may take, connect to last byte read.
+    Generous, because a receiver that is slow but answers must not be sent a copy."""
+    aodh_delivery_timeout: float | None = None
+    """`aodh` format: wall-clock seconds one delivery may take. AODH waits for the answer and
+    Fenix's managers work inside the POST handler, so by default the longest reply window."""
+    delivery_connect_timeout: float = 5.0
+    """Seconds to make the connection (DNS, TCP, TLS) of one delivery."""
+    delivery_concurrency: int = 256
+    """Deliveries in flight at once, over every subscriber (each has at most one)."""
+    delivery_project_share: int = 16
+    """Deliveries in flight at once for one project's subscriptions: its managers, however
+    slow, hold no more of the delivery capacity than that."""
+    subscriptions_per_project: int = 20
+    """Subscriptions one project may hold; beyond it a new one is refused (409)."""
+    callback_allow_networks: list[str] = []
+    """Networks (CIDR) a callback_url may point into although they are not public: loopback,
+    private, link-local... are refused unless listed here, e.g. ["127.0.0.0/8"] when the
+    managers run on this host."""
     delivery_max_attempts: int = 6
     """Attempts before a notification is marked dead (shown in the session's detail). With the
     default backoff a manager that refuses connections is given up on after about 16 s, inside
@@ -145,6 +162,15 @@ class Settings(BaseSettings):
     www_authenticate_uri, auth_type, username, password, project_name, ...)."""
     keystone_admin_roles: list[str] = ["admin"]
     """Keystone roles that make the caller this controller's admin."""
+
+    @field_validator("callback_allow_networks")
+    @classmethod
+    def _networks_in_cidr_form(cls, networks: list[str]) -> list[str]:
+        """A mistyped network stops the controller at its start, not at the first delivery."""
+        from fenix.notify.callbacks import parse_networks
+
+        parse_networks(networks)
+        return networks
 
     def controller_url(self) -> str:
         return self.public_url or f"http://{self.bind_host}:{self.port}"

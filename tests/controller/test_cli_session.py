@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -50,8 +51,10 @@ def test_watch_shows_progress_and_exits_0_when_the_session_is_done(live_stack):
     assert len(progress) >= 3, created.stdout
     assert "  0% MAINTENANCE" in progress[0]
     assert "100% MAINTENANCE_DONE: done" in progress[-1]
-    assert any("compute-2: in maintenance" in line for line in progress)
-    assert any("compute-1: PREPARING -> IN_MAINTENANCE" in line for line in lines)
+    # Every host's passage through maintenance is printed from the event log, however short
+    # it was between two polls (a progress line only shows what a poll happened to catch).
+    for host in ("compute-1", "compute-2"):
+        assert any(re.search(rf"{host}: \w+ -> IN_MAINTENANCE", line) for line in lines), host
     assert any("project-2 answered ACK_PLANNED_MAINTENANCE" in line for line in lines)
     assert lines[-1] == f"session {session_id}: MAINTENANCE_DONE"
 

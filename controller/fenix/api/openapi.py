@@ -154,8 +154,12 @@ OPERATIONS: dict[str, Operation] = {
         "Subscribe a callback URL to maintenance notifications",
         r.Subscription,
         body=s.CreateSubscription,
-        errors=(400,),
+        errors=(400, 409),
         status=201,
+        description="400: also a callback_url whose host is not public (loopback, private, "
+        "link-local, multicast...) unless the admin allows its network, that does not resolve, "
+        "or that is longer than 2048 characters. 409: the project already holds its quota of "
+        "subscriptions.",
     ),
     "subscriptions.list_subscriptions": Operation("The caller's subscriptions", r.SubscriptionList),
     "subscriptions.get_subscription": Operation("One subscription", r.Subscription, errors=(404,)),

@@ -27,6 +27,7 @@ from fenix.api.schemas import ProjectReply
 from fenix.db.models import Session, SessionProject
 from fenix.db.repository import Repository
 from fenix.engine.states import FINAL_SESSION_STATES, REPLY_STEPS
+from fenix.notify import notifier
 from fenix.timeutil import to_iso, utcnow
 
 blueprint = Blueprint("projects", __name__)
@@ -88,6 +89,7 @@ def reply(session_id: str, project_id: str) -> dict[str, Any]:
             project.replied_at = utcnow()
             project.instance_actions = actions
             repo.add_event(session_id, "project.reply", project_id, None, body.state, data)
+            notifier.drop_questions(repo, session_id, project_id, [project.step_key], "answered")
         else:
             # Logged, and committed: the refusal itself is what an operator needs to see.
             repo.add_event(
@@ -267,5 +269,8 @@ def _answer_asks(
         None,
         body.state,
         {**data, "keys": [open_asks[i].key for i in ids]},
+    )
+    notifier.drop_questions(
+        repo, session.id, project_id, [open_asks[i].key for i in ids], "answered"
     )
     return None

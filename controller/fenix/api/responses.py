@@ -117,6 +117,13 @@ class Deliveries(_Answer):
     pending: int
     delivered: int
     dead: int
+    dropped: int = Field(
+        description="Questions not sent (again): answered, or their reply window closed first"
+    )
+    http_statuses: dict[str, int] = Field(
+        description="HTTP status last answered -> how many notifications (an `aodh` "
+        "subscriber's error answer counts as delivered)"
+    )
 
 
 class DeadNotification(_Answer):

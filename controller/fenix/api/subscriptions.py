@@ -7,21 +7,30 @@ with no project. The secret signs deliveries and is never shown back.
 A project member subscribes for its own project only, and sees and deletes only its project's
 subscriptions (another's are answered as missing). The admin sees every one, including the
 message bus's (`oslo.messaging`), which the configuration keeps and the API does not delete.
+
+The callback URL is a tenant's choice, so it is held to the callback policy
+(fenix.notify.callbacks: public addresses only, unless the admin allows a network), and a
+project holds at most `subscriptions_per_project` subscriptions, so that one tenant cannot
+multiply its share of the deliveries.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint
 
 from fenix.api import json_body, runtime
 from fenix.api.auth import caller, require_project_access
-from fenix.api.errors import conflict, forbidden, not_found
+from fenix.api.errors import bad_request, conflict, forbidden, not_found
 from fenix.api.schemas import CreateSubscription
 from fenix.api.views import subscription_view
 from fenix.engine.states import EventType
 from fenix.notify.bus import is_bus
+from fenix.notify.callbacks import CallbackPolicy, CallbackRefused
+
+if TYPE_CHECKING:
+    from fenix.db.repository import Repository
 
 blueprint = Blueprint("subscriptions", __name__, url_prefix="/v1/subscriptions")
 
@@ -39,7 +48,14 @@ def create_subscription() -> tuple[dict[str, Any], int]:
             f"{', '.join(infrastructure)} go to the infrastructure (no project), never to a "
             "project's manager: a member may subscribe to maintenance.planned only"
         )
+    settings = runtime().settings
+    try:
+        CallbackPolicy(settings.callback_allow_networks).check_url(body.callback_url)
+    except CallbackRefused as exc:
+        raise bad_request(str(exc)) from None
     with runtime().db.transaction() as repo:
+        if body.project_id is not None:
+            _refuse_over_quota(repo, body.project_id, settings.subscriptions_per_project)
         subscription = repo.add_subscription(
             project_id=body.project_id,
             event_types=[str(event_type) for event_type in body.event_types],
@@ -50,6 +66,17 @@ def create_subscription() -> tuple[dict[str, Any], int]:
         answer = subscription_view(subscription)
         repo.add_event(None, "subscription.created", subscription.id, data=answer)
     return answer, 201
+
+
+def _refuse_over_quota(repo: Repository, project_id: str, quota: int) -> None:
+    """409 when the project already holds its quota (infrastructure subscriptions aside)."""
+    held = repo.count_project_subscriptions(project_id)
+    if held >= quota:
+        raise conflict(
+            f"project {project_id} holds {held} subscriptions, the most a project may hold "
+            f"({quota}); delete one it no longer needs (DELETE /v1/subscriptions/<id>), or ask "
+            "the admin to raise FENIX_SUBSCRIPTIONS_PER_PROJECT"
+        )
 
 
 @blueprint.get("")

@@ -61,10 +61,17 @@ def session_detail(repo: Repository, session: Session) -> dict[str, Any]:
     }
 
 
-def deliveries_view(repo: Repository, session_id: str) -> dict[str, int]:
-    """How many of the session's notifications (one per subscriber) are in each state."""
+def deliveries_view(repo: Repository, session_id: str) -> dict[str, Any]:
+    """How many of the session's notifications (one per subscriber) are in each state, and
+    what the subscribers answered (an AODH-style one's 500 is delivered, and shown here)."""
     counts = repo.outbox_counts(session_id)
-    return {state.lower(): counts.get(state, 0) for state in ("PENDING", "DELIVERED", "DEAD")}
+    view: dict[str, Any] = {
+        state.lower(): counts.get(state, 0) for state in ("PENDING", "DELIVERED", "DEAD", "DROPPED")
+    }
+    view["http_statuses"] = {
+        str(status): count for status, count in repo.outbox_http_statuses(session_id).items()
+    }
+    return view
 
 
 def dead_notification_view(repo: Repository, message: OutboxMessage) -> dict[str, Any]:

@@ -271,6 +271,13 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    question: Mapped[str | None] = mapped_column(String(512))
+    """The question this message asks (the project's step key or the instance ask's key);
+    None for a notice that needs no answer. Once it is answered or over, copies are dropped."""
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    """A question's reply_at: past it the question is over and is not sent any more."""
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    """The HTTP status the subscriber last answered with (None: no answer, or the bus)."""
 
 
 class Event(Base):

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Row, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session as OrmSession
 
 from fenix.db.models import (
@@ -34,6 +34,7 @@ from fenix.timeutil import utcnow
 
 _FINAL = [str(state) for state in FINAL_SESSION_STATES]
 HOST_CLAIM_LOCK = 0x66656E6978
+SUBSCRIPTION_QUOTA_LOCK = 0x66656E6979
 """The PostgreSQL advisory lock key under which hosts are checked free and claimed."""
 
 
@@ -135,7 +136,7 @@ class Repository:
         host-claim lock until that transaction ends: another controller process on the same
         database checking at the same moment waits, then sees the claim.
         """
-        self._lock_host_claims()
+        self._serialize(HOST_CLAIM_LOCK)
         query = (
             select(SessionHost.name, Session.id)
             .join(Session, SessionHost.session_id == Session.id)
@@ -143,12 +144,13 @@ class Repository:
         )
         return {name: session_id for name, session_id in self.orm.execute(query)}
 
-    def _lock_host_claims(self) -> None:
-        # Without it two processes both see the hosts free: PostgreSQL runs the transactions
-        # side by side (READ COMMITTED), and SQLite takes its write lock only at the first
-        # write, after both have read.
+    def _serialize(self, key: int) -> None:
+        """Hold a lock named `key` until the transaction ends, before reading what is written
+        after. Without it two processes both see room (free hosts, a quota not reached):
+        PostgreSQL runs the transactions side by side (READ COMMITTED), and SQLite takes its
+        write lock only at the first write, after both have read."""
         if self.orm.get_bind().dialect.name == "postgresql":
-            self.orm.execute(select(func.pg_advisory_xact_lock(HOST_CLAIM_LOCK)))
+            self.orm.execute(select(func.pg_advisory_xact_lock(key)))
         else:  # a write that changes nothing takes SQLite's one write lock now
             self.orm.execute(
                 update(Session)
@@ -172,8 +174,14 @@ class Repository:
                     # A deleted session still gives back the hosts it holds, even failed.
                     and_(Session.stop_requested.is_(True), holds_disabled_host),
                 ),
-                # A deleted session is stopped now, even one planned for later.
-                or_(Session.maintenance_at <= now, Session.stop_requested.is_(True)),
+                # A deleted session is stopped now, even one planned for later; one planned
+                # for later is taken at once to tell the managers (MAINTENANCE), as Fenix
+                # does, and waits there until its maintenance_at.
+                or_(
+                    Session.maintenance_at <= now,
+                    Session.stop_requested.is_(True),
+                    Session.state == str(SessionState.MAINTENANCE),
+                ),
                 or_(Session.owner.is_(None), Session.owner == owner, Session.lease_until < now),
             )
             .order_by(Session.created_at)
@@ -401,6 +409,13 @@ class Repository:
     def get_subscription(self, subscription_id: str) -> Subscription | None:
         return self.orm.get(Subscription, subscription_id)
 
+    def count_project_subscriptions(self, project_id: str) -> int:
+        """The project's subscriptions, counted under a lock held to the end of the transaction,
+        so that two at once cannot both pass a quota."""
+        self._serialize(SUBSCRIPTION_QUOTA_LOCK)
+        query = select(func.count()).where(Subscription.project_id == project_id)
+        return self.orm.scalar(query) or 0
+
     def list_subscriptions(self, project_id: str | None = None) -> Sequence[Subscription]:
         query = select(Subscription).order_by(Subscription.created_at)
         if project_id is not None:
@@ -423,20 +438,51 @@ class Repository:
         self.orm.add(message)
         return message
 
-    def due_outbox(self, now: datetime, limit: int = 100) -> Sequence[OutboxMessage]:
-        """The oldest pending message of each subscription, if it is due: order per subscriber."""
-        oldest = (
-            select(func.min(OutboxMessage.id))
-            .where(OutboxMessage.state == "PENDING")
-            .group_by(OutboxMessage.subscription_id)
-        )
+    def pending_outbox(self, limit: int = 5000) -> Sequence[Row]:
+        """Every pending message, oldest first, as the few columns that choose what goes next
+        (fenix.notify.delivery picks one per subscriber from them)."""
         query = (
-            select(OutboxMessage)
-            .where(OutboxMessage.id.in_(oldest), OutboxMessage.next_attempt_at <= now)
+            select(
+                OutboxMessage.id,
+                OutboxMessage.subscription_id,
+                OutboxMessage.project_id,
+                OutboxMessage.question,
+                OutboxMessage.attempts,
+                OutboxMessage.next_attempt_at,
+            )
+            .where(OutboxMessage.state == "PENDING")
             .order_by(OutboxMessage.id)
             .limit(limit)
         )
-        return self.orm.scalars(query).all()
+        return self.orm.execute(query).all()
+
+    def drop_outbox(
+        self,
+        reason: str,
+        *,
+        now: datetime | None = None,
+        session_id: str | None = None,
+        project_id: str | None = None,
+        questions: Sequence[str] = (),
+    ) -> Sequence[OutboxMessage]:
+        """Drop pending questions: those past `now`, or those of `questions` (answered or over)
+        of one session and project. Returns the dropped rows."""
+        query = select(OutboxMessage).where(
+            OutboxMessage.state == "PENDING", OutboxMessage.question.is_not(None)
+        )
+        if now is not None:
+            query = query.where(OutboxMessage.expires_at <= now)
+        else:
+            query = query.where(
+                OutboxMessage.session_id == session_id,
+                OutboxMessage.project_id == project_id,
+                OutboxMessage.question.in_(list(questions)),
+            )
+        rows = self.orm.scalars(query.order_by(OutboxMessage.id)).all()
+        for row in rows:
+            row.state = "DROPPED"
+            row.last_error = reason
+        return rows
 
     def outbox_for_session(self, session_id: str) -> Sequence[OutboxMessage]:
         query = (
@@ -480,6 +526,15 @@ class Repository:
             .group_by(OutboxMessage.state)
         )
         return {state: count for state, count in self.orm.execute(query)}
+
+    def outbox_http_statuses(self, session_id: str) -> dict[int, int]:
+        """How many of the session's notifications were last answered with each HTTP status."""
+        query = (
+            select(OutboxMessage.http_status, func.count())
+            .where(OutboxMessage.session_id == session_id, OutboxMessage.http_status.is_not(None))
+            .group_by(OutboxMessage.http_status)
+        )
+        return {status: count for status, count in self.orm.execute(query)}
 
     def dead_outbox(self, session_id: str) -> Sequence[OutboxMessage]:
         query = (

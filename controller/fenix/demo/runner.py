@@ -121,6 +121,9 @@ def _run(options: DemoOptions, workdir: Path) -> tuple[dict, str]:
         artifacts_dir=str(workdir / "artifacts"),
         port=0,
         tokens=tokens,
+        # The demo's managers listen on this host's loopback, where a controller posts only
+        # when the admin allows it (fenix.notify.callbacks); `fenix serve` never does by itself.
+        callback_allow_networks=["127.0.0.0/8"],
     )
     admin_token, project_tokens = _tokens_by_owner(tokens)
     runtime = Runtime(settings, driver=cloud.driver())

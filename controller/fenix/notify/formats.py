@@ -25,7 +25,13 @@ def fenix_body(message: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_AODH_EVENT_TYPES = {"maintenance.planned": "maintenance.scheduled"}
+"""AODH event alarms for Fenix are set on maintenance.scheduled, the name Fenix's code sent; a
+subscription to either name gets that one."""
+
+
 def aodh_body(message: dict[str, Any], subscription_id: str) -> dict[str, Any]:
+    event_type = _AODH_EVENT_TYPES.get(message["event_type"], message["event_type"])
     traits = []
     for name, value in message["payload"].items():
         kind = _TRAIT_DATETIME if name in _DATETIME_FIELDS else _TRAIT_STRING
@@ -33,17 +39,17 @@ def aodh_body(message: dict[str, Any], subscription_id: str) -> dict[str, Any]:
             value = json.dumps(value)
         traits.append([name, kind, value])
     return {
-        "alarm_name": f"fenix-{message['event_type']}",
+        "alarm_name": f"fenix-{event_type}",
         "alarm_id": subscription_id,
         "severity": "low",
         "previous": "insufficient data",
         "current": "alarm",
-        "reason": f"Event <id={message['message_id']},event_type={message['event_type']}>",
+        "reason": f"Event <id={message['message_id']},event_type={event_type}>",
         "reason_data": {
             "type": "event",
             "event": {
                 "message_id": message["message_id"],
-                "event_type": message["event_type"],
+                "event_type": event_type,
                 "generated": message["timestamp"],
                 "traits": traits,
             },

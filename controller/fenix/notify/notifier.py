@@ -21,7 +21,9 @@ from fenix.timeutil import to_iso, utcnow
 PENDING = "PENDING"
 DELIVERED = "DELIVERED"
 DEAD = "DEAD"
-"""The states of an outbox row."""
+DROPPED = "DROPPED"
+"""The states of an outbox row. DROPPED: a question not sent (again) because it was answered
+or its reply window closed first."""
 
 # A subscription to either name of the planned event receives it.
 _SUBSCRIBED_AS = {
@@ -79,8 +81,13 @@ def emit(
     *,
     session_id: str | None,
     project_id: str | None,
+    question: str | None = None,
+    expires_at: datetime | None = None,
 ) -> int:
-    """Queue one notification for every matching subscription; returns how many."""
+    """Queue one notification for every matching subscription; returns how many.
+
+    A `question` (the key of what the project is asked, open until `expires_at`) is never sent
+    once it is answered or over: see drop_questions."""
     message = envelope(str(event_type), payload)
     subscriptions = repo.subscriptions_for(
         {str(name) for name in _SUBSCRIBED_AS[event_type]}, project_id
@@ -93,6 +100,8 @@ def emit(
             event_type=str(event_type),
             message_id=message["message_id"],
             body=message,
+            question=question,
+            expires_at=expires_at,
         )
     repo.add_event(
         session_id,
@@ -120,3 +129,37 @@ def session_changed(repo: Repository, session: Session) -> None:
         session_id=session.id,
         project_id=None,
     )
+
+
+def drop_questions(
+    repo: Repository, session_id: str, project_id: str, questions: list[str], why: str
+) -> None:
+    """The project answered these questions, or they are over: send no (more) copies of them.
+
+    A copy already in flight is let be; the reply it may bring is accepted as any other."""
+    rows = repo.drop_outbox(why, session_id=session_id, project_id=project_id, questions=questions)
+    _record_dropped(repo, rows, why)
+
+
+def drop_expired_questions(repo: Repository, now: datetime) -> None:
+    """Questions whose reply window has closed before they could be sent (again)."""
+    why = "the reply window closed"
+    _record_dropped(repo, repo.drop_outbox(why, now=now), why)
+
+
+def _record_dropped(repo: Repository, rows, why: str) -> None:
+    for row in rows:
+        repo.add_event(
+            row.session_id,
+            "notification.dropped",
+            row.project_id,
+            None,
+            (row.body.get("payload") or {}).get("state"),
+            {
+                "subscription_id": row.subscription_id,
+                "message_id": row.message_id,
+                "question": row.question,
+                "attempts": row.attempts,
+                "why": why,
+            },
+        )

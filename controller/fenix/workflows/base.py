@@ -34,7 +34,7 @@ class BaseWorkflow:
     def __init__(self, ctx: SessionContext) -> None:
         self.ctx = ctx
         self.talk = Conversation(ctx)
-        self.mover = InstanceMover(ctx)
+        self.mover = InstanceMover(ctx, self.talk)
         self.hosts = HostMaintenance(ctx, self.run_actions)
 
     # -- the loop ------------------------------------------------------------------------

@@ -80,6 +80,21 @@ class Conversation:
                     project_id=project_id,
                 )
 
+    def actions_done(self, repo: Repository, done: list[tuple[str, str]]) -> None:
+        """INSTANCE_ACTION_DONE to each (project, instance) whose move the engine carried out,
+        in the caller's transaction (the one that records the move as done); `instance_ids` is
+        the one id in a list, as Fenix's code sent it."""
+        if not done:
+            return
+        session = repo.get_session(self.ctx.session_id, with_deleted=True)
+        for project_id, instance_id in done:
+            payload = self._payload(
+                session, ProjectStep.INSTANCE_ACTION_DONE, project_id, [instance_id], None, True
+            )
+            notifier.emit(
+                repo, EventType.PLANNED, payload, session_id=session.id, project_id=project_id
+            )
+
     # -- internals -----------------------------------------------------------------------
     def _send_once(self, step: ProjectStep, key: str, affected: dict[str, list[str]]) -> None:
         now = utcnow()
@@ -99,6 +114,8 @@ class Conversation:
                         payload,
                         session_id=session.id,
                         project_id=project_id,
+                        question=key,
+                        expires_at=reply_at,
                     )
                 else:
                     project.reply = NO_MANAGER
@@ -142,6 +159,9 @@ class Conversation:
     ) -> dict[str, Any]:
         base = self.ctx.settings.controller_url().rstrip("/")
         project_url = f"{base}/v1/maintenance/{session.id}/{project_id}"
+        # As in Fenix: MAINTENANCE announces when the session will act; a step after it acts
+        # once its window is over.
+        actions_at = session.maintenance_at if step == ProjectStep.MAINTENANCE else reply_at
         return {
             "service": "fenix",
             "session_id": session.id,
@@ -151,7 +171,7 @@ class Conversation:
             "allowed_actions": self.allowed_actions if reply_at else [],
             "reply_url": project_url,
             "reply_at": to_iso(reply_at),
-            "actions_at": to_iso(reply_at),
+            "actions_at": to_iso(actions_at),
             "metadata": dict(session.meta or {}),
         }
 
@@ -163,7 +183,12 @@ class Conversation:
         key: str,
         rows: list[SessionProject],
     ) -> None:
-        """A manager whose notice of this step could not be delivered will not answer it."""
+        """A manager whose notice of this step could not be delivered will not answer it.
+
+        Except at MAINTENANCE_COMPLETE: the session does not end while a manager may still
+        scale its application back, so that window is waited out."""
+        if step == ProjectStep.MAINTENANCE_COMPLETE:
+            return
         for project in rows:
             if project.reply is None and notifier.undeliverable(
                 repo, session_id, project.project_id, str(step), project.notified_at

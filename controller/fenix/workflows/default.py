@@ -12,6 +12,7 @@ from collections import Counter
 from typing import ClassVar
 
 from fenix.engine.states import HostState, ProjectStep, SessionState
+from fenix.timeutil import to_iso, utcnow
 from fenix.workflows.base import BaseWorkflow, WorkflowError
 from fenix.workflows.moves import instances_by_project
 
@@ -37,7 +38,8 @@ class DefaultWorkflow(BaseWorkflow):
         affected = instances_by_project(self._on_session_hosts())
         replies = self.talk.ask(ProjectStep.MAINTENANCE, "MAINTENANCE", affected)
         self.check_replies(replies, ProjectStep.MAINTENANCE)
-        self.transition(self._next_for_capacity(scaled_in=False))
+        if self._wait_for_maintenance_at():
+            self.transition(self._next_for_capacity(scaled_in=False))
 
     def on_scale_in(self) -> None:
         affected = instances_by_project(self._on_session_hosts())
@@ -88,6 +90,24 @@ class DefaultWorkflow(BaseWorkflow):
         self.check_replies(replies, ProjectStep.MAINTENANCE_COMPLETE)
         self.transition(S.MAINTENANCE_DONE)
         self.talk.inform(ProjectStep.MAINTENANCE_DONE, {p: [] for p in projects})
+
+    def _wait_for_maintenance_at(self) -> bool:
+        """The managers were told that nothing moves before maintenance_at (their MAINTENANCE
+        notice's actions_at): wait for it. False when the session was deleted meanwhile."""
+        told = False
+        while True:
+            with self.ctx.db.transaction() as repo:
+                session = repo.get_session(self.ctx.session_id, with_deleted=True)
+                if session.stop_requested:
+                    return False
+                remaining = (session.maintenance_at - utcnow()).total_seconds()
+                if remaining <= 0:
+                    return True
+                if not told:
+                    until = {"until": to_iso(session.maintenance_at)}
+                    repo.add_event(session.id, "session.waiting", None, None, None, until)
+                    told = True
+            self.ctx.pause(min(remaining, 1.0))
 
     # -- choices -------------------------------------------------------------------------
     def _on_session_hosts(self):

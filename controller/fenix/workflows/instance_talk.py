@@ -167,7 +167,13 @@ class InstanceTalk:
                     reply_url=self.instance_url(project_id, notice.instance_id),
                 )
                 notifier.emit(
-                    repo, EventType.PLANNED, payload, session_id=session.id, project_id=project_id
+                    repo,
+                    EventType.PLANNED,
+                    payload,
+                    session_id=session.id,
+                    project_id=project_id,
+                    question=notice.key,
+                    expires_at=reply_at,
                 )
             for (project_id, step), instance_ids in unmanaged.items():
                 repo.add_event(
@@ -201,26 +207,6 @@ class InstanceTalk:
                 if row.reply is not None:
                     settled[row.key] = _ask(row)
         return settled
-
-    def actions_done(self, repo: Repository, done: list[tuple[str, str]]) -> None:
-        """INSTANCE_ACTION_DONE to each (project, instance), the instance's id inline, in the
-        caller's transaction (the one that records the moves as done)."""
-        if not done:
-            return
-        session = repo.get_session(self.ctx.session_id, with_deleted=True)
-        assert session is not None  # the workflow runs it
-        for project_id, instance_id in done:
-            payload = self.talk._payload(
-                session, ProjectStep.INSTANCE_ACTION_DONE, project_id, [], None
-            )
-            payload["instance_ids"] = instance_id
-            notifier.emit(
-                repo,
-                EventType.PLANNED,
-                payload,
-                session_id=session.id,
-                project_id=project_id,
-            )
 
 
 def _ask(row: SessionAsk) -> Ask:

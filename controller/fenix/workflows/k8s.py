@@ -34,7 +34,7 @@ class K8sWorkflow(DefaultWorkflow):
     def __init__(self, ctx: SessionContext) -> None:
         super().__init__(ctx)
         self.talk = Conversation(ctx, allowed_actions=ALLOWED_ACTIONS)
-        self.mover = _PodMover(ctx)
+        self.mover = _PodMover(ctx, self.talk)
 
     def default_action(self) -> str:
         return InstanceAction.EVICTION

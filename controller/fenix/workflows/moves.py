@@ -16,6 +16,7 @@ from fenix.drivers.base import ActionResult, ActionStatus, DriverError, HostKind
 from fenix.engine.context import SessionContext
 from fenix.engine.states import ActionState, HostState, InstanceAction
 from fenix.timeutil import utcnow
+from fenix.workflows.conversation import Conversation
 
 LOG = logging.getLogger(__name__)
 
@@ -25,8 +26,10 @@ class MoveFailed(Exception):
 
 
 class InstanceMover:
-    def __init__(self, ctx: SessionContext) -> None:
+    def __init__(self, ctx: SessionContext, talk: Conversation | None) -> None:
         self.ctx = ctx
+        self.talk = talk
+        """Tells each project of every move carried out for it (INSTANCE_ACTION_DONE)."""
 
     def empty_host(self, host: str, actions: dict[str, str], default_action: str) -> list[str]:
         """Move every instance off `host` as asked; returns the ids that were moved."""
@@ -100,7 +103,11 @@ class InstanceMover:
                 if i.host == host and i.state not in ("DELETED", "EVICTED")
             ]
 
-    def _update(self, instance_id: str, event: str | None = None, **fields) -> None:
+    def _update(
+        self, instance_id: str, event: str | None = None, *, tell: bool = False, **fields
+    ) -> None:
+        """Change the instance's row; with `tell`, its project hears the move is done (in the
+        same transaction: a crash loses neither)."""
         with self.ctx.db.transaction() as repo:
             # One row, not the whole session: a session may hold hundreds of instances.
             (row,) = repo.session_instances(self.ctx.session_id, [instance_id])
@@ -110,6 +117,8 @@ class InstanceMover:
             if event:
                 data = {k: v for k, v in fields.items() if v is not None}
                 repo.add_event(self.ctx.session_id, event, instance_id, old, row.action_state, data)
+            if tell and self.talk is not None:
+                self.talk.actions_done(repo, [(row.project_id, instance_id)])
 
     def _start(self, instance_id: str, host: str, action: str, target: str | None) -> None:
         row = self._row(instance_id)
@@ -179,6 +188,7 @@ class InstanceMover:
             self._update(
                 instance_id,
                 "instance.action",
+                tell=True,  # the engine carried it out: OWN_ACTION never comes here
                 action_state=ActionState.DONE,
                 host=result.host or row.host,
                 state=fate,

@@ -510,7 +510,7 @@ class ParallelMaintenance:
                 )
                 if job.ask is not None and job.ask.has_manager:
                     done.append((job.project_id, job.instance_id))
-            self.talk.actions_done(repo, done)
+            self.talk.talk.actions_done(repo, done)
         if failures:
             hosts = sorted({job.host for job, _e in failures})
             reasons = "; ".join(f"{job.instance_id}: {error}" for job, error in failures)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -51,9 +52,11 @@ def test_demo_report_accounts_for_every_host_and_instance(tmp_path, capsys):
 
 
 def test_fenix_demo_command_with_defaults(tmp_path):
-    """Exactly what README.md tells a new user to run, in a fresh directory."""
+    """Exactly what README.md tells a new user to run, in a fresh directory, with none of
+    the tests' settings (their allowed callback networks) in the environment."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FENIX_")}
     result = subprocess.run(
-        [FENIX, "demo"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        [FENIX, "demo"], cwd=tmp_path, capture_output=True, text=True, timeout=120, env=clean
     )
 
     assert result.returncode == 0, result.stdout + result.stderr

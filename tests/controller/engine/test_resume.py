@@ -88,7 +88,14 @@ def _ended(controller: ControllerProcess, session_id: str) -> dict:
 
 def test_session_killed_mid_maintenance_resumes_after_restart(controller, cloud):
     session_id = _session_emptying_compute_2(controller)
-    time.sleep(0.2)
+    wait_until(  # a move off compute-2 under way: the crash interrupts it
+        lambda: any(
+            i["action_state"] in ("STARTING", "RUNNING")
+            for i in _detail(controller.url, session_id)["instances"]
+        ),
+        timeout=30,
+        what="a move under way",
+    )
     controller.kill()
     driver = SimulatedDriver(cloud)
     assert not next(h for h in driver.list_hosts() if h.name == "compute-2").enabled

@@ -41,6 +41,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)
+    """When it arrived (time.monotonic)."""
 
     @property
     def message_id(self) -> str:
@@ -55,6 +57,8 @@ class Receiver:
     scripts: dict[str, list[str]] = field(default_factory=dict)
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    refused_numbers: set[int] = field(default_factory=set)
+    """maintenance.session messages (emit_sessions' numbers) answered 500 every time."""
 
     def script(self, path: str, *actions: str) -> str:
         """Queue these answers for `path`; returns the full callback URL."""
@@ -71,6 +75,9 @@ class Receiver:
             self.received.append(Received(request.path, dict(request.headers), request.data))
             queue = self.scripts.get(request.path) or []
             action = queue.pop(0) if queue else "ok"
+            number = (request.get_json(silent=True) or {}).get("payload", {}).get("number")
+            if number in self.refused_numbers:
+                action = "fail"
         if action == "fail":
             return Response("down for maintenance", status=500)
         if action == "slow":

@@ -37,12 +37,11 @@ def test_a_receiver_that_fails_times_out_and_comes_back_loses_nothing(
     assert all(row.state == "DELIVERED" for row in rows)
     received = receiver.to("/hook")
     assert len(received) > len(sent)  # retries happened...
-    assert _unique_in_arrival_order(received) == sent  # ...yet each once, in order, after dedup
-    # A message is sent again only until it is delivered: never after the next one started.
-    positions = [sent.index(request.message_id) for request in received]
-    assert positions == sorted(positions)
-    # The script, in order: fail, fail, slow, ok for the first; fail, slow, slow, ok the second.
-    assert [row.attempts for row in rows] == [4, 4, 1, 1, 1, 1]
+    # ...yet each once after dedup, and each sent the first time in the order written (a
+    # message waiting for its retry holds up nothing behind it).
+    assert _unique_in_arrival_order(received) == sent
+    assert sum(row.attempts for row in rows) == len(received)
+    assert max(row.attempts for row in rows) > 1
     for request in received:
         body = json.loads(request.body)
         assert body["message_id"] == request.message_id
@@ -63,21 +62,29 @@ def test_one_subscriber_down_does_not_hold_up_another(receiver, outbox_db, start
     assert [r.message_id for r in receiver.to("/up")] == [row.message_id for row in rows]
     waiting = outbox_rows(outbox_db, down)
     assert waiting[0].state == "PENDING" and waiting[0].attempts >= 1
-    assert {r.message_id for r in receiver.to("/down")} == {waiting[0].message_id}
+    # Its own failing messages do not hold up one another either: each was tried.
+    wait_until(
+        lambda: {r.message_id for r in receiver.to("/down")} >= {w.message_id for w in waiting},
+        what="every message to the failing subscriber tried",
+    )
 
 
 def test_a_delivery_that_keeps_failing_is_dead_and_the_next_ones_go_on(
     receiver, outbox_db, start_worker
 ):
-    url = receiver.script("/hook", "fail", "fail", "fail")
+    receiver.refused_numbers.add(0)
+    url = receiver.script("/hook")
     subscription = subscribe(outbox_db, url)
     emit_sessions(outbox_db, 2)
-    start_worker(delivery_max_attempts=3)
+    start_worker(delivery_max_attempts=3, delivery_backoff=0.3)
 
     rows = wait_until(lambda: settled(outbox_db, subscription), timeout=30, what="settled")
 
     assert [(row.state, row.attempts) for row in rows] == [("DEAD", 3), ("DELIVERED", 1)]
     assert rows[0].last_error == "HTTP 500"
+    # The next one did not wait for the failing one to be given up on.
+    arrivals = [request.message_id for request in receiver.to("/hook")]
+    assert arrivals.index(rows[1].message_id) == 1
     with outbox_db.transaction() as repo:
         (event,) = repo.orm.scalars(select(Event).where(Event.kind == "notification.dead")).all()
         assert event.data["message_id"] == rows[0].message_id
@@ -92,7 +99,7 @@ def test_a_timeout_counts_as_a_failure(receiver, outbox_db, start_worker):
     (row,) = wait_until(lambda: settled(outbox_db, subscription), timeout=30, what="settled")
 
     assert (row.state, row.attempts) == ("DEAD", 2)
-    assert "Timeout" in row.last_error
+    assert "no answer within the 0.75 s deadline" in row.last_error
 
 
 def test_redirects_are_not_followed(receiver, outbox_db, start_worker):
@@ -162,21 +169,22 @@ def test_signature_is_hmac_sha256_of_the_exact_body():
     assert not verify_signature("key", body, "sha1=" + header[7:])
 
 
-def test_a_stopping_worker_gives_back_what_it_claimed_but_never_sent(
-    receiver, outbox_db, start_worker
-):
-    # More slow subscribers than the worker has threads: some claims wait for a free thread.
+def test_a_stopping_worker_gives_back_what_it_was_sending(receiver, outbox_db, start_worker):
+    # More slow subscribers than the worker may send to at once: two wait their turn.
     subscriptions = [subscribe(outbox_db, receiver.script(f"/slow-{n}", "slow")) for n in range(10)]
     emit_sessions(outbox_db, 1)
-    worker = start_worker(delivery_timeout=SLOW_SECONDS * 2)
+    worker = start_worker(delivery_timeout=SLOW_SECONDS * 2, delivery_concurrency=8)
     wait_until(lambda: len(receiver.received) == 8, what="8 sends in flight")
+    stopped_at = utcnow()
 
     worker.stop()
 
     rows = [outbox_rows(outbox_db, s)[0] for s in subscriptions]
-    never_tried = [row for row in rows if row.attempts == 0]
-    assert len(never_tried) == 2
-    assert all(row.next_attempt_at <= utcnow() for row in never_tried)
+    # The sends cut short count no attempt and are due again at once, as are the two that
+    # never started: nothing waits for a claim to run out.
+    assert [(row.state, row.attempts) for row in rows] == [("PENDING", 0)] * 10
+    assert all(row.next_attempt_at <= utcnow() for row in rows)
+    assert sum(row.next_attempt_at >= stopped_at for row in rows) == 8
     start_worker()
     for subscription in subscriptions:
         (row,) = wait_until(lambda s=subscription: settled(outbox_db, s), what="sent")

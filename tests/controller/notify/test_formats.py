@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from fenix.engine.states import EventType
 from fenix.notify.formats import encode
 from fenix.notify.notifier import envelope
@@ -47,7 +49,7 @@ def test_aodh_format_is_an_event_alarm_with_one_trait_per_payload_field():
     event = body["reason_data"]["event"]
     assert (event["message_id"], event["event_type"]) == (
         message["message_id"],
-        "maintenance.planned",
+        "maintenance.scheduled",  # what AODH alarms for Fenix are set on
     )
     traits = {name: (kind, value) for name, kind, value in event["traits"]}
     assert set(traits) == set(PAYLOAD)
@@ -55,3 +57,21 @@ def test_aodh_format_is_an_event_alarm_with_one_trait_per_payload_field():
     assert traits["reply_at"] == (4, PAYLOAD["reply_at"])
     assert traits["instance_ids"] == (1, '["vm-1"]')
     assert json.loads(traits["metadata"][1]) == {"openstack": "upgrade"}
+
+
+@pytest.mark.parametrize(
+    ("sent_as", "alarm_event_type"),
+    [
+        (EventType.PLANNED, "maintenance.scheduled"),
+        (EventType.SCHEDULED, "maintenance.scheduled"),
+        (EventType.HOST, "maintenance.host"),
+        (EventType.SESSION, "maintenance.session"),
+    ],
+)
+def test_aodh_format_names_the_planned_event_as_aodh_alarms_expect(sent_as, alarm_event_type):
+    message = envelope(str(sent_as), PAYLOAD)
+
+    body = json.loads(encode(message, "aodh", "sub-1"))
+
+    assert body["reason_data"]["event"]["event_type"] == alarm_event_type
+    assert f"event_type={alarm_event_type}>" in body["reason"]

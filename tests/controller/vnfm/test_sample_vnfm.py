@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 from flask import Flask, jsonify, request
+from tests.controller.live import wait_until
 
 from fenix.cli import vnfm_token
 from fenix.vnfm import SampleVnfm, VnfmConfig, create_vnfm_app, run_vnfm
@@ -251,14 +252,18 @@ def test_start_fails_clearly_when_the_controller_is_unreachable(own_controller):
         vnfm.start()
 
 
-def test_a_reply_waits_out_a_controller_restart(own_controller):
+def test_a_reply_waits_out_a_controller_restart(own_controller, caplog):
+    caplog.set_level(logging.WARNING, logger="urllib3.connectionpool")
     config = VnfmConfig(controller_url=own_controller.url, project_id=PROJECT, token=TOKEN)
     with SampleVnfm(config) as vnfm:
         port = own_controller.server.port
         own_controller.server.stop()  # the controller goes down...
 
         notify(vnfm, own_controller, "MAINTENANCE")
-        time.sleep(1.0)  # ...the reply finds nobody there...
+        wait_until(  # ...the reply finds nobody there, and is tried again...
+            lambda: [r for r in caplog.records if "Retrying" in r.getMessage()],
+            what="the reply tried and retried",
+        )
         assert own_controller.replies == []
         own_controller.server = serve_in_thread(own_controller.app(), port=port)  # ...and back
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from datetime import UTC, datetime, timedelta
 
 from fenix.drivers.simulated import SimulatedDriver
 from tests.controller.live import wait_until
@@ -51,12 +51,14 @@ def test_acking_managers_get_every_host_maintained_with_live_migrations_serving(
 def test_host_is_out_of_service_only_while_it_is_maintained(live_stack):
     live = live_stack.start(cloud={"hosts": 3, "projects": 1, "instances": 3})
     session_id = live.create_session()
-    live.wait_for(session_id)
+    detail = live.wait_for(session_id)
 
+    assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
     timelines: dict[str, list[str]] = {}
     for event in live.events(session_id):
         if event["kind"] == "host.state":
             timelines.setdefault(event["subject"], []).append(event["new"])
+    assert sorted(timelines) == ["compute-1", "compute-2", "compute-3"]
     # Each host goes through its states once, and no two hosts are out of service together.
     for states in timelines.values():
         assert states == ["PREPARING", "IN_MAINTENANCE", "MAINTENANCE_COMPLETE"]
@@ -166,19 +168,20 @@ def test_failed_migration_fails_the_session_and_put_resumes_it(live_stack):
 
 def test_deleting_a_running_session_gives_its_hosts_back(live_stack):
     live = live_stack.start(cloud={"hosts": 3, "projects": 1, "instances": 3})
-    live.add_manager("project-1", reply_delay=1.0)
+    live.add_manager("project-1", reply_delay=3.0)
+    driver = SimulatedDriver(live.sim_url)
     session_id = live.create_session()
-    live.wait_for(session_id, states=("PREPARE_MAINTENANCE",))
-    time.sleep(0.3)  # the first host is out of service, its manager not yet answered
+    # The first host is out of service, its manager asked and not yet answered.
+    wait_until(
+        lambda: not all(h.enabled for h in driver.list_hosts()), what="a host out of service"
+    )
 
     deleted = live.http.delete(f"{live.url}/v1/maintenance/{session_id}")
 
     assert deleted.status_code == 200, deleted.text
-    deadline = time.monotonic() + 30
-    while live.runtime.engine.running_sessions and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not live.runtime.engine.running_sessions
-    driver = SimulatedDriver(live.sim_url)
+    wait_until(
+        lambda: not live.runtime.engine.running_sessions, timeout=30, what="the session stopped"
+    )
     assert all(h.enabled for h in driver.list_hosts())
     assert live.http.get(f"{live.url}/v1/maintenance/{session_id}").status_code == 404
     # The hosts are free for a new session.
@@ -235,3 +238,59 @@ def test_deleting_a_session_planned_for_later_frees_its_hosts_at_once(live_stack
         what="hosts free for a new session",
     )
     assert second
+
+
+def test_managers_are_told_at_creation_and_no_host_is_touched_before_maintenance_at(live_stack):
+    live = live_stack.start(cloud={"hosts": 3, "projects": 1, "instances": 2}, reply_window=4.0)
+    manager = live.add_manager("project-1")
+    created = datetime.now(UTC)
+    maintenance_at = (created + timedelta(seconds=6)).replace(microsecond=0)
+    session_id = live.create_session(maintenance_at=maintenance_at.strftime("%Y-%m-%d %H:%M:%S"))
+
+    told = wait_until(
+        lambda: next(
+            (
+                m
+                for m in manager.messages
+                if m["direction"] == "received" and m["state"] == "MAINTENANCE"
+            ),
+            None,
+        ),
+        what="MAINTENANCE told",
+    )
+    detail = live.wait_for(session_id, timeout=60)
+
+    assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
+    told_at = datetime.fromisoformat(told["at"])
+    assert told_at < maintenance_at  # as Fenix: at creation, not at maintenance_at
+    body = told["body"]
+    assert datetime.fromisoformat(body["actions_at"]) == maintenance_at
+    reply_at = datetime.fromisoformat(body["reply_at"])
+    assert created + timedelta(seconds=4) <= reply_at <= told_at + timedelta(seconds=4)
+    events = live.events(session_id)
+    (waiting,) = _kinds(events, "session.waiting")
+    assert datetime.fromisoformat(waiting["data"]["until"]) == maintenance_at
+    touched = [e for e in events if e["kind"] in ("host.state", "instance.action")]
+    assert touched and min(datetime.fromisoformat(e["at"]) for e in touched) >= maintenance_at
+
+
+def test_the_default_workflow_tells_each_move_it_carried_out(live_stack):
+    live = live_stack.start(cloud={"hosts": 3, "projects": 1, "instances": 3})
+    manager = live.add_manager("project-1", instance_action="MIGRATE")
+    session_id = live.create_session()
+
+    detail = live.wait_for(session_id)
+
+    assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
+    wait_until(lambda: "MAINTENANCE_DONE" in _steps_received(manager), what="told it is done")
+    received = [m["body"] for m in manager.messages if m["direction"] == "received"]
+    done = [b["instance_ids"] for b in received if b["state"] == "INSTANCE_ACTION_DONE"]
+    moves = [
+        e for e in live.events(session_id) if e["kind"] == "instance.action" and e["new"] == "DONE"
+    ]
+    # One INSTANCE_ACTION_DONE per move, naming its one instance in a list, as Fenix's code did;
+    # then ADMIN_ACTION_DONE for the host.
+    assert sorted(done) == sorted([e["subject"]] for e in moves)
+    states = [b["state"] for b in received]
+    first_done = states.index("INSTANCE_ACTION_DONE")
+    assert "ADMIN_ACTION_DONE" in states[first_done:]

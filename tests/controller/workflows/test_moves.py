@@ -37,7 +37,8 @@ def test_room_a_move_in_flight_will_take_is_not_offered(tmp_path, driver):
     # Another session is moving an instance from compute-1 onto compute-3.
     (moving,) = driver.list_instances(host="compute-1")
     driver.migrate(moving.instance_id, "compute-3")
-    mover = InstanceMover(SimpleNamespace(driver=driver, db=db, session_id=session.id))
+    ctx = SimpleNamespace(driver=driver, db=db, session_id=session.id)
+    mover = InstanceMover(ctx, talk=None)  # choosing a place tells nobody anything
 
     free = mover.free_capacity(exclude="compute-2")
 

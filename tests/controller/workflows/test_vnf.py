@@ -80,8 +80,9 @@ def test_sample_managers_are_asked_per_instance_and_told_when_each_action_is_don
         done = [b for b in bodies if b["state"] == "INSTANCE_ACTION_DONE"]
         assert asked and all(len(b["instance_ids"]) == 1 for b in asked)
         assert all(b["reply_url"].endswith(f"/{project}/{b['instance_ids'][0]}") for b in asked)
+        # INSTANCE_ACTION_DONE names its one instance in a list, as Fenix's code sent it.
         assert sorted(b["instance_ids"] for b in done) == sorted(
-            b["instance_ids"][0] for b in asked
+            [b["instance_ids"][0]] for b in asked
         )
         ours = [i for i in report["instances"] if i.startswith(project)]
         assert {m["kind"] for i in ours for m in report["instances"][i]["moves"]} == {kind}

@@ -260,30 +260,35 @@ def test_wait_action_returns_running_when_the_timeout_passes(make_sim):
     result = sim.driver.wait_action(action, 0.2)
     waited = time.monotonic() - started
     assert result.status is ActionStatus.RUNNING and result.host is None
-    assert 0.15 <= waited < 0.9
+    assert waited >= 0.15  # it waited (how promptly it returns: bench/timings.py)
 
 
-def test_wait_action_returns_as_soon_as_the_action_ends(make_sim):
+def test_wait_action_returns_the_outcome_once_the_action_ends(make_sim):
     sim = make_sim(migrate_seconds=0.1)
     action = sim.driver.migrate("project-1-vm-1", "compute-3")
-    started = time.monotonic()
-    assert sim.driver.wait_action(action, 10).status is ActionStatus.DONE
-    assert time.monotonic() - started < 1.0
+    result = sim.driver.wait_action(action, 60)  # how soon it returns: bench/timings.py
+    assert (result.status, result.host) == (ActionStatus.DONE, "compute-3")
+    (moved,) = [i for i in sim.driver.list_instances() if i.instance_id == "project-1-vm-1"]
+    assert moved.host == "compute-3"
 
 
 def test_many_moves_run_at_once(make_sim):
     # 3 hosts, 8 instances: capacity 4; compute-1 holds 3, the others have 1 and 2 free.
-    sim = make_sim(hosts=3, live_migrate_seconds=0.4)
+    sim = make_sim(hosts=3, live_migrate_seconds=3.0)
     driver = sim.driver
     victims = [i.instance_id for i in driver.list_instances(host="compute-1")]
     assert len(victims) == 3
-    started = time.monotonic()
     actions = [driver.live_migrate(i) for i in victims]
+    # All three under way together, not one after the other.
+    assert [driver.wait_action(a, 0).status for a in actions] == [ActionStatus.RUNNING] * 3
     results = [driver.wait_action(a, WAIT) for a in actions]
     assert all(r.status is ActionStatus.DONE for r in results)
-    assert time.monotonic() - started < 0.9  # not 3 x 0.4 s one after the other
     assert driver.list_instances(host="compute-1") == []
-    assert sorted(r.host for r in results) == ["compute-2", "compute-3", "compute-3"]
+    # Each went where there was room: no host holds more than its capacity.
+    for host in driver.list_hosts():
+        used = sum(i.size for i in driver.list_instances(host=host.name))
+        assert used <= host.capacity, host.name
+    assert {r.host for r in results} <= {"compute-2", "compute-3"}
 
 
 # -- faults ------------------------------------------------------------------------------------
