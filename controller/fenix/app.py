@@ -12,6 +12,7 @@ def create_app(runtime: Runtime) -> Flask:
         auth,
         constraints,
         errors,
+        limits,
         metrics,
         openapi,
         projects,
@@ -24,6 +25,7 @@ def create_app(runtime: Runtime) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["fenix"] = runtime
     errors.init_app(app)
+    limits.init_app(app, runtime.settings)
     auth.init_app(app, runtime.settings)
     for blueprint in (
         sessions.blueprint,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from fenix.client.commands import add_session_parser, run_session_command
+from fenix.logmask import mask_all_handlers, mask_passwords
 
 DEMO_HOSTS = 4
 DEMO_HOSTS_VNF = 8
@@ -84,7 +87,12 @@ def _parser() -> argparse.ArgumentParser:
     vnfm.add_argument("--nack", action="append", default=[], help="a step to NACK (repeatable)")
     vnfm.add_argument("--silent", action="store_true", help="never reply")
     vnfm.add_argument("--sim-url", default=None, help="simulated cloud, to scale and move")
-    vnfm.add_argument("--token", default=None)
+    vnfm.add_argument(
+        "--token",
+        default=None,
+        help="the project's token (shows in ps: prefer FENIX_TOKEN or --token-file)",
+    )
+    vnfm.add_argument("--token-file", default=None, help="a file holding the project's token")
 
     add_session_parser(commands)
 
@@ -103,10 +111,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return sim_cloud_main(argv[1:])
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    log_format = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format=log_format)
+    mask_all_handlers(log_format)
     if args.command == "demo":
         logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.WARNING)
         from fenix.demo.runner import DemoOptions, run_demo
@@ -143,7 +150,7 @@ def _serve(args) -> int:
     from fenix.app import create_app
     from fenix.config import Settings
     from fenix.runtime import Runtime
-    from fenix.wsgi import serve_in_thread
+    from fenix.wsgi import ServerLimits, serve_in_thread
 
     overrides = {
         "bind_host": args.host,
@@ -172,14 +179,19 @@ def _serve(args) -> int:
         runtime.stop()
         print(f"fenix serve: {exc}", file=sys.stderr)
         return 2
+    limits = ServerLimits(
+        max_body_bytes=settings.max_body_bytes,
+        connection_limit=settings.connection_limit,
+        channel_timeout=settings.idle_timeout,
+    )
     server = serve_in_thread(
-        app, settings.bind_host, settings.port, threads=settings.threads, name="api"
+        app, settings.bind_host, settings.port, threads=settings.threads, name="api", limits=limits
     )
     runtime.start()
     log.info(
         "fenix controller at %s (database %s, cloud %s)",
         server.url,
-        settings.database_url,
+        mask_passwords(settings.database_url),
         settings.cloud,
     )
     print(f"fenix controller listening on {server.url}", flush=True)
@@ -209,11 +221,26 @@ def _vnfm(args) -> int:
         reply_delay=args.delay,
         nack_states=frozenset(args.nack),
         silent=args.silent,
-        token=args.token,
+        token=vnfm_token(args.token, args.token_file),
         cloud=cloud,
     )
     run_vnfm(config)
     return 0
+
+
+def vnfm_token(argv_token: str | None, token_file: str | None) -> str | None:
+    """The sample VNFM's token: --token-file, else FENIX_TOKEN, else --token (with a warning:
+    the command line is visible to every user of the machine)."""
+    if token_file:
+        return Path(token_file).read_text().strip()
+    if os.environ.get("FENIX_TOKEN"):
+        return os.environ["FENIX_TOKEN"]
+    if argv_token:
+        logging.getLogger("fenix.vnfm").warning(
+            "--token is visible to every user of this machine (ps); "
+            "pass it in FENIX_TOKEN or a file named by --token-file instead"
+        )
+    return argv_token
 
 
 if __name__ == "__main__":

@@ -43,6 +43,15 @@ class Settings(BaseSettings):
     public_url: str | None = None
     """Base URL managers use to reach this controller (reply_url, instance_ids)."""
     threads: int = 16
+    max_hosts: int = 10_000
+    """The most hosts one session may name."""
+    max_body_bytes: int = 1024 * 1024
+    """The largest request body taken; a larger one is answered 413 before it is read."""
+    connection_limit: int = 500
+    """Connections served at once (idle ones included); more wait to be accepted."""
+    idle_timeout: float = 15.0
+    """Seconds an idle connection is kept open: a client that holds sockets without sending
+    anything is disconnected after this."""
 
     cloud: Literal["simulated", "openstack", "kubernetes"] = "simulated"
     """The cloud driver (fenix.drivers.factory): the simulated cloud, OpenStack through
@@ -80,6 +89,12 @@ class Settings(BaseSettings):
     move_timeout: float = 600.0
     own_action_timeout: float = 600.0
 
+    retention_days: float = 30.0
+    """Days after a session ended before the engine prunes its events, its delivered or dead
+    notifications and its runner artifacts (the session's summary stays); 0 keeps them."""
+    retention_check_seconds: float = 600.0
+    """How often the engine looks for sessions to prune."""
+
     artifacts_dir: str = Field(default_factory=lambda: str(Path.cwd() / "fenix-artifacts"))
     """Where each action plug-in run keeps its private data dir and artifacts."""
     action_dirs: list[str] = []
@@ -88,6 +103,10 @@ class Settings(BaseSettings):
     """Inventory for action plug-ins; without one, plug-ins run on this machine (simulated)."""
     default_actions: dict[str, list[dict]] = {}
     """Action plug-ins per workflow for sessions that name none: {"default": [{"plugin",...}]}."""
+
+    allow_http_downloads: bool = False
+    """Let sessions download plug-ins over plain http (a mirror on a trusted network); https
+    otherwise. Every download is checked against the SHA-256 its URL names either way."""
 
     delivery_timeout: float = 30.0
     """`fenix` format: wall-clock seconds one delivery may take, connect to last byte read.
@@ -125,6 +144,10 @@ class Settings(BaseSettings):
     )
     """The name maintenance.planned goes out under on the bus; AODH consumers built for
     Fenix's code expect maintenance.scheduled."""
+
+    secret_key: str | None = None
+    """A Fernet key that encrypts subscription secrets in the database; without one they are
+    stored unencrypted (fenix.db.sealed says how to make one)."""
 
     auth_strategy: Literal["tokens", "keystone"] = "tokens"
     """tokens: the static API tokens below; keystone: keystonemiddleware's auth_token."""

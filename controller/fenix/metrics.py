@@ -70,10 +70,20 @@ class Metrics:
             buckets=REPLY_BUCKETS,
             registry=self.registry,
         )
+        self._rejected_replies = Counter(
+            "fenix_project_replies_rejected",
+            "Replies refused because they were not awaited (late, repeated, another step); "
+            "each is logged with at most the first 4 KiB of its body",
+            registry=self.registry,
+        )
         self.registry.register(DatabaseCollector(db))
         ProcessCollector(registry=self.registry)
 
     # -- what the code reports -------------------------------------------------------------
+    def reply_rejected(self) -> None:
+        """A project's reply was refused (409) and logged."""
+        self._rejected_replies.inc()
+
     def state_left(self, state: str, seconds: float) -> None:
         """A session finished its work in `state` after `seconds`."""
         self._state_seconds.labels(state=state).observe(max(seconds, 0.0))

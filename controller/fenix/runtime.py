@@ -25,8 +25,10 @@ LOG = logging.getLogger(__name__)
 class Runtime:
     def __init__(self, settings: Settings, driver: CloudDriver | None = None) -> None:
         self.settings = settings
-        self.db = Database(settings.database_url)
+        self.db = Database(settings.database_url, settings.secret_key)
         self.db.upgrade()
+        if settings.secret_key is None:
+            LOG.info("no FENIX_SECRET_KEY: subscription secrets are stored unencrypted")
         self.metrics = Metrics(self.db)
         self.driver = driver or self._make_driver()
         self.engine = None

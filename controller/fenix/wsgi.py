@@ -7,10 +7,13 @@ test fixtures), so each gets a production server, a free port on request and a c
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from dataclasses import dataclass
 
+from waitress.channel import HTTPChannel
 from waitress.server import create_server
+from waitress.task import ErrorTask
 
 
 @dataclass
@@ -43,27 +46,84 @@ LOOP_TIMEOUT = 1
 out: it wakes the loop with the trigger."""
 
 
-def _make_server(app, host: str, port: int, threads: int):
-    return create_server(
+@dataclass(frozen=True)
+class ServerLimits:
+    """What one client may hold of the server: the body it sends, its idle connections.
+
+    waitress's defaults (1 GiB bodies, 100 connections, idle ones kept 120 s) let anyone who
+    reaches the port fill the disk or, with 110 idle sockets, make the API unreachable.
+    """
+
+    max_body_bytes: int = 1024 * 1024
+    connection_limit: int = 500
+    """Open connections served at once; idle ones cost a socket each, not a thread."""
+    channel_timeout: float = 15.0
+    """Seconds a connection may stay idle (nothing sent or received) before it is closed."""
+
+
+class _JsonErrorTask(ErrorTask):
+    """waitress's own answers (a body over the limit, a malformed request) in the API's JSON
+    error shape, like every other error: clients parse error bodies as JSON."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        message = str(error.body)
+        if error.code == 413:
+            limit = self.channel.server.adj.max_request_body_size - 1
+            message = f"the request body is larger than the {limit} bytes this server takes"
+        body = json.dumps(
+            {"error": {"code": error.code, "title": error.reason, "message": message}}
+        ).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class _JsonErrorChannel(HTTPChannel):
+    error_task_class = _JsonErrorTask
+
+
+def _make_server(app, host: str, port: int, threads: int, limits: ServerLimits):
+    server = create_server(
         app,
         host=host,
         port=port,
         threads=threads,
         ident="fenix",
         asyncore_loop_timeout=LOOP_TIMEOUT,
+        # waitress refuses a body of max_request_body_size bytes or more, at its header.
+        max_request_body_size=limits.max_body_bytes + 1,
+        connection_limit=limits.connection_limit,
+        channel_timeout=limits.channel_timeout,
+        cleanup_interval=max(1, int(limits.channel_timeout / 3)),
     )
+    server.channel_class = _JsonErrorChannel  # type: ignore[attr-defined]
+    return server
 
 
-def serve_forever(app, host: str = "127.0.0.1", port: int = 8000, threads: int = 8) -> None:
+def serve_forever(
+    app,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    threads: int = 8,
+    limits: ServerLimits | None = None,
+) -> None:
     """Serve until the process ends."""
-    _make_server(app, host, port, threads).run()
+    _make_server(app, host, port, threads, limits or ServerLimits()).run()
 
 
 def serve_in_thread(
-    app, host: str = "127.0.0.1", port: int = 0, threads: int = 8, name: str = "wsgi"
+    app,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    threads: int = 8,
+    name: str = "wsgi",
+    limits: ServerLimits | None = None,
 ) -> ServerHandle:
     """Serve on a background thread; port 0 takes a free port. Returns once it listens."""
-    server = _make_server(app, host, port, threads)
+    server = _make_server(app, host, port, threads, limits or ServerLimits())
     bound_port = server.effective_port  # type: ignore[attr-defined]
     thread = threading.Thread(target=_run_quietly, args=(server,), name=name, daemon=True)
     thread.start()

@@ -2,36 +2,84 @@
 
 Archives are unpacked with tarfile's "data" filter, which refuses absolute paths, links out of
 the directory and device files, so a plug-in bundle cannot write outside its session's folder.
+
+A plug-in is code the controller will run, so each URL carries the SHA-256 of what it must
+deliver, in pip's form `https://host/plugins.tar.gz#sha256=<64 hex digits>`, and the content is
+checked against it before it is written anywhere. Downloads are https only; plain http only when
+the operator allows it (`allow_http_downloads`), e.g. for a mirror on a trusted network.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
+import re
 import tarfile
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urldefrag, urlparse
 
 import requests
 
 MAX_BYTES = 50 * 1024 * 1024
 
 
+_SHA256_FRAGMENT = re.compile(r"sha256=([0-9a-fA-F]{64})")
+
+
 class DownloadFailed(Exception):
     pass
 
 
-def fetch_plugins(urls: list[str], target: Path, timeout: float = 30.0) -> list[str]:
-    """Download every URL into `target`; returns the playbook names now there."""
+def split_download_url(url: str) -> tuple[str, str]:
+    """(the URL to fetch, the SHA-256 its content must have); ValueError saying what is missing."""
+    fetch_url, fragment = urldefrag(url)
+    match = _SHA256_FRAGMENT.fullmatch(fragment)
+    if match is None:
+        raise ValueError(
+            f"{url!r} has no checksum: end it with #sha256=<the 64 hex digits of the "
+            "file's SHA-256> (sha256sum prints them)"
+        )
+    return fetch_url, match.group(1).lower()
+
+
+def check_scheme(url: str, allow_http: bool) -> None:
+    """ValueError for a URL that is not https (http only when the operator allowed it)."""
+    scheme = urlparse(url).scheme.lower()
+    if scheme == "https" or (scheme == "http" and allow_http):
+        return
+    raise ValueError(
+        f"{urldefrag(url)[0]!r}: plug-ins are downloaded over https only "
+        "(the operator may allow http with FENIX_ALLOW_HTTP_DOWNLOADS=true)"
+    )
+
+
+def fetch_plugins(
+    urls: list[str], target: Path, timeout: float = 30.0, *, allow_http: bool = False
+) -> list[str]:
+    """Download every URL into `target`, each checked against its SHA-256 before it is written;
+    returns the playbook names now there."""
     target.mkdir(parents=True, exist_ok=True)
     for url in urls:
-        content = _get(url, timeout)
-        name = Path(urlparse(url).path).name
+        try:
+            check_scheme(url, allow_http)
+            fetch_url, sha256 = split_download_url(url)
+        except ValueError as exc:
+            raise DownloadFailed(str(exc)) from None
+        content = _get(fetch_url, timeout)
+        actual = hashlib.sha256(content).hexdigest()
+        if not hmac.compare_digest(actual, sha256):
+            raise DownloadFailed(
+                f"{fetch_url}: its SHA-256 is {actual}, not the {sha256} the session names; "
+                "nothing of it was used"
+            )
+        name = Path(urlparse(fetch_url).path).name
         if name.endswith((".yml", ".yaml")):
             (target / name).write_bytes(content)
         elif name.endswith((".tar.gz", ".tgz", ".tar")):
-            _unpack(url, content, target)
+            _unpack(fetch_url, content, target)
         else:
-            raise DownloadFailed(f"{url}: expected a .yml playbook or a .tar.gz of playbooks")
+            raise DownloadFailed(f"{fetch_url}: expected a .yml playbook or a .tar.gz of playbooks")
     return sorted(p.stem for p in target.glob("*.y*ml"))
 
 

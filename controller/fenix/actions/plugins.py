@@ -30,13 +30,31 @@ def builtin_plugins() -> list[str]:
     return sorted(path.stem for path in BUILTIN_DIR.glob("*.yml"))
 
 
+def missing_plugins(names: Iterable[str], search_dirs: Iterable[Path] = ()) -> dict[str, str]:
+    """{name: why it cannot be resolved} for each of `names` not found in `search_dirs`."""
+    dirs = list(search_dirs)
+    missing = {}
+    for name in names:
+        try:
+            resolve_playbook(name, dirs)
+        except PluginNotFound as exc:
+            missing[name] = str(exc)
+    return missing
+
+
+def is_plugin_name(name: str) -> bool:
+    """A name a plug-in may have (also one still to be downloaded): no path, no traversal."""
+    bare = name.removeprefix(COLLECTION_PREFIX)
+    return bool(_NAME.match(bare))
+
+
 def resolve_playbook(name: str, search_dirs: Iterable[Path] = ()) -> Path:
     """The playbook of plug-in `name`; PluginNotFound says where it looked."""
     if name.startswith(COLLECTION_PREFIX):
         name, dirs = name[len(COLLECTION_PREFIX) :], [BUILTIN_DIR]
     else:
         dirs = [*search_dirs, BUILTIN_DIR]
-    if not _NAME.match(name):
+    if not is_plugin_name(name):
         raise PluginNotFound(f"{name!r} is not a plug-in name (letters, digits, . _ -)")
     for directory in dirs:
         for suffix in (".yml", ".yaml"):

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import ansible_runner
+import yaml
 
+from fenix.actions.leftovers import RUN_MARKER
 from fenix.actions.plugins import collection_root
 
 EventCallback = Callable[[dict[str, Any]], None]
@@ -52,6 +54,71 @@ class PlaybookOutcome:
             first = self.failures[0]
             return f"task '{first.task}' {first.status} on {first.host}: {first.message}"
         return f"ansible-playbook ended {self.status} (rc {self.rc})"
+
+
+class UnsafeHostName(ValueError):
+    """A host name Ansible would read as a pattern (glob, regex, exclusion), not as a name."""
+
+
+_PATTERN_FIRST = ("!", "&", "~")
+_PATTERN_CHARACTERS = set("*?[]\n\r")
+
+
+class _DataDumper(yaml.SafeDumper):
+    """YAML in which every string is `!unsafe`: Ansible reads it as data, never as a template.
+
+    Extra vars carry what the API, the cloud and managers sent (session metadata, host names);
+    ansible-core would otherwise evaluate `{{ lookup('pipe', ...) }}` found in them.
+    """
+
+
+def _unsafe_string(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+    return dumper.represent_scalar("!unsafe", value, style='"')
+
+
+_DataDumper.add_representer(str, _unsafe_string)
+
+
+def write_extravars(private_data_dir: Path, extravars: dict[str, Any]) -> Path:
+    """`env/extravars` of the run, every string value marked unsafe (keys are only names)."""
+    path = private_data_dir / "env" / "extravars"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.dump(
+        {str(key): value for key, value in extravars.items()},
+        Dumper=_DataDumper,
+        allow_unicode=True,
+        sort_keys=False,
+    )
+    # Keys must stay plain: a variable's name is never a template, and !unsafe keys are refused.
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+def check_host_names(hosts: list[str]) -> None:
+    """UnsafeHostName for names a limit pattern would not take literally."""
+    unsafe = [
+        host
+        for host in hosts
+        if not host
+        or host != host.strip()
+        or host.startswith(_PATTERN_FIRST)
+        or _PATTERN_CHARACTERS & set(host)
+    ]
+    if unsafe:
+        raise UnsafeHostName(
+            f"host names that Ansible would read as patterns, not names: {unsafe!r}; "
+            "rename them in the inventory or leave them out of the session"
+        )
+
+
+def write_limit(private_data_dir: Path, hosts: list[str]) -> Path:
+    """`--limit @file`: one host per line, so a `,` or `:` in a name cannot split it."""
+    check_host_names(hosts)
+    path = private_data_dir / "env" / "limit"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{host}\n" for host in hosts))
+    return path
 
 
 def _bin_dir() -> str:
@@ -109,8 +176,13 @@ def run_playbook(
     private_data_dir: Path,
     inventory: str | dict[str, Any] | None = None,
     on_task: Callable[[TaskResult], None] | None = None,
+    marker: str | None = None,
 ) -> PlaybookOutcome:
-    """Run `playbook` over `hosts`; with no inventory, every host runs on this machine."""
+    """Run `playbook` over `hosts`; with no inventory, every host runs on this machine.
+
+    `marker` goes into the environment of every process of the run (`RUN_MARKER`), so they
+    can be found and ended if this controller dies during the run.
+    """
     private_data_dir.mkdir(parents=True, exist_ok=True)
     project = private_data_dir / "project"
     project.mkdir(exist_ok=True)
@@ -133,6 +205,8 @@ def run_playbook(
         "ANSIBLE_HOST_KEY_CHECKING": "False",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
     }
+    if marker is not None:
+        envvars[RUN_MARKER] = marker
     collections = _link_collection(private_data_dir)
     if collections:
         others = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "~/.ansible/collections")
@@ -147,12 +221,13 @@ def run_playbook(
                 on_task(result)
         return True
 
+    write_extravars(private_data_dir, extravars)
+    limit = write_limit(private_data_dir, hosts) if hosts else None
     run = ansible_runner.run(
         private_data_dir=str(private_data_dir),
         playbook=playbook.name,
         inventory=inventory,
-        limit=",".join(hosts) if hosts else None,
-        extravars=extravars,
+        limit=f"@{limit}" if limit else None,
         envvars=envvars,
         event_handler=handle,
         quiet=True,

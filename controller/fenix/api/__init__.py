@@ -44,7 +44,7 @@ def raw_json_object() -> dict[str, Any]:
     if not raw.strip():
         raise bad_request("the request has no body; send a JSON object")
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_no_constant)
     except RecursionError:
         raise bad_request("the body is nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
@@ -52,7 +52,26 @@ def raw_json_object() -> dict[str, Any]:
     if not isinstance(body, dict):
         kind = _JSON_TYPE_NAMES.get(type(body), type(body).__name__)
         raise bad_request(f"the body must be a JSON object, not {kind}")
+    _no_lone_surrogates(body)
     return body
+
+
+def _no_constant(name: str) -> Any:
+    # Python's json takes NaN and Infinity, which JSON does not have: stored, they made the
+    # event log unreadable as JSON (SQLite) or failed the insert (PostgreSQL).
+    raise ValueError(f"{name} is not a JSON number (RFC 8259); send a number or null")
+
+
+def _no_lone_surrogates(body: dict[str, Any]) -> None:
+    """A 400 for an escaped lone surrogate (\\ud800): text no UTF-8 column can hold."""
+    try:
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start : exc.end].encode("unicode_escape").decode()
+        raise bad_request(
+            f"the body is not valid JSON text: it holds a lone surrogate ({bad}); "
+            "escape characters outside the BMP as a surrogate pair"
+        ) from None
 
 
 def json_body(model: type[Model]) -> Model:

@@ -10,7 +10,8 @@ Authentication is pluggable, chosen by `Settings.auth_strategy`:
   X-Roles and X-Project-Id, which are read here (a role in `keystone_admin_roles` is the admin).
 
 With no token configured at all the API is open (every caller is the admin), as it was before
-authentication existed; that is refused unless the API listens on loopback only.
+authentication existed; that is refused unless the API listens on loopback only, and browser
+pages are kept out (`fenix.api.open_mode`).
 
 Every request is authenticated before its handler runs, except views marked `@public` (the
 API description, the UI's static page) and static files. Handlers then say what they need:
@@ -34,6 +35,7 @@ from pydantic import TypeAdapter, ValidationError
 from werkzeug.datastructures import Headers
 
 from fenix.api.errors import ApiError, forbidden, not_found
+from fenix.api.open_mode import check_open_mode_request
 from fenix.config import Settings, TokenGrant
 from fenix.openstack_imports import import_openstack
 
@@ -186,8 +188,12 @@ def init_app(app: Flask, settings: Settings) -> None:
     if settings.auth_strategy == "keystone":
         _keystone_middleware(app, settings)
 
+    open_mode = isinstance(authenticator, OpenAccess)
+
     @app.before_request
     def _authenticate() -> None:
+        if open_mode:
+            check_open_mode_request(request)
         if _is_public(app, request.endpoint):
             return
         identity = authenticator.identify(request.headers)

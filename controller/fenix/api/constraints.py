@@ -4,7 +4,7 @@ The workflows read them to decide how many instances of a group may be down at o
 each instance may be moved; this module only stores them, validated, per instance and group.
 
 A project member sets constraints for its own project only: on an instance the cloud says is
-its own (or that the cloud does not know yet) and in a group of its own. Another project's
+its own and in a group of its own. Another project's
 instances and groups are answered as missing.
 """
 
@@ -49,15 +49,23 @@ def _visible_or_404(row: Constraint | None, missing: str) -> Constraint:
 
 
 def _check_cloud_owner(who: Caller, instance_id: str) -> None:
-    """A member may not constrain an instance that the cloud says is another project's."""
+    """A member constrains only an instance the cloud says is its project's.
+
+    Another project's instance, and one the cloud does not have, are answered as missing:
+    a member that could name any id could hold constraints over instances not its own.
+    """
     if who.is_admin:
         return
     owner = next(
         (i.project_id for i in runtime().driver.list_instances() if i.instance_id == instance_id),
         None,
     )
-    if owner is not None:
-        require_visible(owner, _instance_missing(instance_id))
+    if owner is None:
+        raise not_found(
+            f"the cloud has no instance {instance_id} in project {who.project}; "
+            "set constraints on an instance once it exists"
+        )
+    require_visible(owner, _instance_missing(instance_id))
 
 
 # -- instances -----------------------------------------------------------------------------

@@ -186,6 +186,8 @@ _ERROR_TEXT = {
     403: "The token's role or project may not do this",
     404: "No such thing (or not visible to the caller)",
     409: "The request conflicts with the current state; the message says what it waits for",
+    413: "The body is larger than the controller takes (FENIX_MAX_BODY_BYTES, 1 MiB by default)",
+    415: "Without API tokens (loopback only): a body not sent as Content-Type: application/json",
     502: "The cloud failed; check the cloud and try again",
 }
 
@@ -307,6 +309,8 @@ def _operation(
     errors = set(operation.errors) | (set() if operation.public else set(_AUTH_ERRORS))
     if parameters:
         errors.add(400)  # an id in the URL that no column can hold
+    if operation.body is not None:
+        errors |= {400, 413, 415}  # not JSON (NaN, a lone surrogate), too large, not sent as JSON
     for code in sorted(errors):
         responses[str(code)] = {"$ref": f"#/components/responses/{_error_name(code)}"}
     entry: dict[str, Any] = {

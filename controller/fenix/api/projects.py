@@ -15,6 +15,7 @@ with a lone `instance_action`, the one instance the project is asked about.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint
@@ -97,12 +98,28 @@ def reply(session_id: str, project_id: str) -> dict[str, Any]:
                 project_id,
                 project.step,
                 body.state,
-                {"body": data, "reason": refusal},
+                rejected_reply(data, refusal),
             )
     if refusal is not None:
+        runtime().metrics.reply_rejected()
         raise conflict(refusal)
     runtime().wake(session_id)
     return {"session_id": session_id, "project_id": project_id, "state": body.state}
+
+
+MAX_LOGGED_REJECTED_BODY = 4096
+"""Bytes of a refused reply's body kept in the log: enough to see what was sent, and a
+manager that repeats a large late reply cannot grow the database by more than this a time."""
+
+
+def rejected_reply(data: dict[str, Any], reason: str) -> dict[str, Any]:
+    """The log entry of a refused reply: its body whole when small, else its first 4 KiB."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    size = len(text.encode())
+    if size <= MAX_LOGGED_REJECTED_BODY:
+        return {"body": data, "reason": reason}
+    excerpt = text.encode()[:MAX_LOGGED_REJECTED_BODY].decode(errors="ignore")
+    return {"body_excerpt": excerpt, "body_bytes": size, "reason": reason}
 
 
 def _refusal(session: Session, project: SessionProject, body: ProjectReply) -> str | None:
@@ -170,6 +187,7 @@ def reply_for_instance(session_id: str, project_id: str, instance_id: str) -> di
         session, _project = _session_and_project(repo, session_id, project_id)
         refusal = _answer_asks(repo, session, project_id, body, data, instance_id)
     if refusal is not None:
+        runtime().metrics.reply_rejected()
         raise conflict(refusal)
     runtime().wake(session_id)
     return {"session_id": session_id, "project_id": project_id, "state": body.state}
@@ -234,7 +252,7 @@ def _answer_asks(
             project_id,
             None,
             body.state,
-            {"body": data, "reason": refusal},
+            rejected_reply(data, refusal),
         )
         return refusal
     now = utcnow()

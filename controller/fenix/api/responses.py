@@ -103,7 +103,7 @@ class ActionRun(_Answer):
     plugin: str
     type: str
     hosts: list[str]
-    state: str = Field(description="RUNNING, DONE or FAILED")
+    state: str = Field(description="RUNNING, DONE, FAILED or INTERRUPTED (its controller stopped)")
     rc: int | None
     message: str | None = Field(description="Why it failed")
     artifacts_dir: str | None

@@ -8,6 +8,7 @@ now. Bodies that existing managers send (project replies) ignore fields they add
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -23,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from fenix.actions.download import split_download_url
+from fenix.drivers.base import HostKind
 from fenix.engine.states import (
     REPLY_STEPS,
     EventType,
@@ -37,7 +40,18 @@ _REPLY_STEP_NAMES = [str(step) for step in ProjectStep if step in REPLY_STEPS]
 """In the order of the conversation, for messages."""
 _ANSWERS = ("ACK", "NACK")
 _REPLY_STATE = re.compile(r"(ACK|NACK)_([A-Z_]+)")
-_ACTION_TYPE = r"^[a-z][a-z0-9_-]*$"
+ACTION_TYPES = ("pre", "host", "post", *(str(kind) for kind in HostKind))
+"""When a plug-in runs: before the maintenance, per host (any, or of one kind), or after."""
+
+
+def some_of(names: list[str], shown: int = 10) -> str:
+    """The first names of a list, and how many more: a message stays short however long it is."""
+    listed = ", ".join(_short(name, 40).strip("'") for name in names[:shown])
+    return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return repr(text) if len(text) <= limit else repr(text[: limit - 3]) + "..."
 
 
 def _timestamp(value: Any) -> Any:
@@ -77,6 +91,19 @@ _URL_PATTERN = (
 )
 """What /v1/openapi.json says of URLs: a subset of what the validators accept."""
 
+_DOWNLOAD_PATTERN = (
+    r"^[Hh][Tt][Tt][Pp][Ss]://[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?(/[^\x00-\x1f\x7f#]*)?"
+    r"#sha256=[0-9a-fA-F]{64}$"
+)
+"""A plug-in download: https, with the SHA-256 of its content (http only by a setting)."""
+
+
+def _download_url(value: str) -> str:
+    _web_url(value)
+    split_download_url(value)
+    return value
+
+
 _CONTRACT_TIME = (
     r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8]) "
     r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]$"
@@ -106,8 +133,8 @@ def _no_nul(value: str) -> str:
 NO_NUL = (AfterValidator(_no_nul), Field(json_schema_extra={"pattern": "^[^\\x00]*$"}))
 """For text the database stores: PostgreSQL's text types cannot hold NUL (it was a 500 there)."""
 Name = Annotated[str, Field(min_length=1, max_length=255), *NO_NUL]
-WebUrl = Annotated[
-    str, AfterValidator(_web_url), Field(json_schema_extra={"pattern": _URL_PATTERN})
+DownloadUrl = Annotated[
+    str, AfterValidator(_download_url), Field(json_schema_extra={"pattern": _DOWNLOAD_PATTERN})
 ]
 MAX_COUNT = 2**31 - 1
 """The most a count column holds (INTEGER: 32 bits on PostgreSQL); in seconds, 68 years."""
@@ -137,8 +164,17 @@ class ActionSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     plugin: Name
-    type: Annotated[str, Field(pattern=_ACTION_TYPE, max_length=64)]
+    type: Annotated[str, Field(json_schema_extra={"enum": list(ACTION_TYPES)})]
     metadata: dict[str, Any] = {}
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, type_: str) -> str:
+        if type_ not in ACTION_TYPES:
+            raise ValueError(
+                f"{_short(type_)} is not an action type; use one of {', '.join(ACTION_TYPES)}"
+            )
+        return type_
 
 
 class CreateSession(BaseModel):
@@ -152,14 +188,15 @@ class CreateSession(BaseModel):
     workflow: Annotated[str, Field(json_schema_extra=_workflow_names)] = "default"
     metadata: dict[str, Any] = {}
     actions: list[ActionSpec] = []
-    download: list[WebUrl] = []
+    download: list[DownloadUrl] = []
+    """Plug-in bundles, each `https://...#sha256=<hex>`: checked before anything of it runs."""
 
     @field_validator("hosts")
     @classmethod
     def _no_duplicate_hosts(cls, hosts: list[str]) -> list[str]:
-        duplicates = sorted({name for name in hosts if hosts.count(name) > 1})
+        duplicates = sorted(name for name, count in Counter(hosts).items() if count > 1)
         if duplicates:
-            raise ValueError(f"hosts listed more than once: {', '.join(duplicates)}")
+            raise ValueError(f"hosts listed more than once: {some_of(duplicates)}")
         return hosts
 
     @field_validator("workflow")

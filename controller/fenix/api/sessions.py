@@ -9,15 +9,18 @@ admin's: a project member's token gets a 403 before any session is looked up.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, current_app, request
 from flask.blueprints import BlueprintSetupState
 
+from fenix.actions.download import check_scheme
+from fenix.actions.plugins import COLLECTION_PREFIX, is_plugin_name, missing_plugins
 from fenix.api import json_body, runtime
 from fenix.api.auth import require_admin
 from fenix.api.errors import bad_gateway, bad_request, conflict, not_found
-from fenix.api.schemas import CreateSession, UpdateSession
+from fenix.api.schemas import ACTION_TYPES, CreateSession, UpdateSession, some_of
 from fenix.api.views import event_view, session_detail, session_summary
 from fenix.db.models import Session
 from fenix.db.repository import Repository
@@ -70,8 +73,8 @@ def _resolve_hosts(requested: list[str]) -> list[HostInfo]:
     unknown = [name for name in requested if name not in by_name]
     if unknown:
         raise not_found(
-            f"the cloud has no host {', '.join(unknown)}; "
-            f"its hosts are: {', '.join(sorted(by_name)) or 'none'}"
+            f"the cloud has no host {some_of(unknown)}; "
+            f"its hosts are: {some_of(sorted(by_name), 20) or 'none'}"
         )
     return [by_name[name] for name in requested]
 
@@ -93,9 +96,54 @@ def _actions_or_defaults(body: CreateSession) -> list[tuple[str, str, dict[str, 
     return [(a["plugin"], a["type"], dict(a.get("metadata") or {})) for a in defaults]
 
 
+def _check_download_schemes(urls: list[str]) -> None:
+    allow_http = runtime().settings.allow_http_downloads
+    for position, url in enumerate(urls):
+        try:
+            check_scheme(url, allow_http)
+        except ValueError as exc:
+            raise bad_request(f"download.{position}: {exc}") from None
+
+
+def _check_plugins(actions: list[tuple[str, str, dict[str, Any]]], downloads: list[str]) -> None:
+    """A 400 naming each plug-in that cannot run, before the session touches anything.
+
+    A plug-in not found here may come with the session's `download`: those are checked again
+    once downloaded, before the workflow's first step.
+    """
+    problems = []
+    for position, (plugin, type_, _meta) in enumerate(actions):
+        where = f"actions.{position}"
+        if type_ not in ACTION_TYPES:
+            problems.append(f"{where}.type: {type_!r} is not one of {', '.join(ACTION_TYPES)}")
+        if not is_plugin_name(plugin):
+            problems.append(
+                f"{where}.plugin: {plugin!r} is not a plug-in name (letters, digits, . _ -)"
+            )
+            continue
+        local_only = plugin.startswith(COLLECTION_PREFIX) or not downloads
+        missing = missing_plugins([plugin], map(Path, runtime().settings.action_dirs))
+        if missing and local_only:
+            problems.append(
+                f"{where}.plugin: {missing[plugin]}; add it to FENIX_ACTION_DIRS or name a "
+                "`download` that ships it"
+            )
+    if problems:
+        raise bad_request("; ".join(problems))
+
+
 @blueprint.post("")
 def create_session() -> dict[str, Any]:
     body = json_body(CreateSession)
+    max_hosts = runtime().settings.max_hosts
+    if len(body.hosts) > max_hosts:
+        raise bad_request(
+            f"hosts: {len(body.hosts)} names; a session takes at most {max_hosts} "
+            "(FENIX_MAX_HOSTS): split the maintenance into several sessions"
+        )
+    _check_download_schemes(body.download)
+    actions = _actions_or_defaults(body)
+    _check_plugins(actions, body.download)
     hosts = _resolve_hosts(body.hosts)
     maintenance_at = body.maintenance_at
     with current_app.extensions[_CREATE_LOCK], runtime().db.transaction() as repo:
@@ -108,7 +156,7 @@ def create_session() -> dict[str, Any]:
             meta=body.metadata,
             download=body.download,
             hosts=[(host.name, str(host.kind)) for host in hosts],
-            actions=_actions_or_defaults(body),
+            actions=actions,
         )
         notifier.session_changed(repo, session)
         session_id = session.id

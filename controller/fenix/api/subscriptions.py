@@ -22,9 +22,10 @@ from flask import Blueprint
 
 from fenix.api import json_body, runtime
 from fenix.api.auth import caller, require_project_access
-from fenix.api.errors import bad_request, conflict, not_found
+from fenix.api.errors import bad_request, conflict, forbidden, not_found
 from fenix.api.schemas import CreateSubscription
 from fenix.api.views import subscription_view
+from fenix.engine.states import EventType
 from fenix.notify.bus import is_bus
 from fenix.notify.callbacks import CallbackPolicy, CallbackRefused
 
@@ -33,11 +34,20 @@ if TYPE_CHECKING:
 
 blueprint = Blueprint("subscriptions", __name__, url_prefix="/v1/subscriptions")
 
+INFRASTRUCTURE_EVENT_TYPES = {str(EventType.HOST), str(EventType.SESSION)}
+"""Sent with no project: a project's subscription to them would never be told anything."""
+
 
 @blueprint.post("")
 def create_subscription() -> tuple[dict[str, Any], int]:
     body = json_body(CreateSubscription)
-    require_project_access(body.project_id)
+    who = require_project_access(body.project_id)
+    infrastructure = sorted(set(map(str, body.event_types)) & INFRASTRUCTURE_EVENT_TYPES)
+    if infrastructure and not who.is_admin:
+        raise forbidden(
+            f"{', '.join(infrastructure)} go to the infrastructure (no project), never to a "
+            "project's manager: a member may subscribe to maintenance.planned only"
+        )
     settings = runtime().settings
     try:
         CallbackPolicy(settings.callback_allow_networks).check_url(body.callback_url)

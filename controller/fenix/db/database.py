@@ -7,16 +7,19 @@ commits whole or leaves nothing behind.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import create_engine, event, func, make_url, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from fenix.db.repository import Repository
+from fenix.db.sealed import use_secret_key
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x66656E6978 + 1
@@ -33,18 +36,47 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def strict_json(value: object) -> str:
+    """JSON columns hold only JSON: NaN or Infinity is an error here, not a row that SQLite
+    stores and no JSON reader can read back (PostgreSQL refuses it)."""
+    return json.dumps(value, allow_nan=False)
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create the SQLite file readable by its owner only (0600): it holds subscription secrets.
+
+    SQLite gives its -wal and -shm files the main file's permissions. A file that exists is
+    narrowed to 0600 too.
+    """
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    path.chmod(0o600)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _private_sqlite_file(url)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            json_serializer=strict_json,
+        )
         event.listen(engine, "connect", _tune_sqlite)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=strict_json
+    )
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, secret_key: str | None = None) -> None:
         self.url = url
         self.engine = make_engine(url)
+        use_secret_key(self.engine, secret_key)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def upgrade(self) -> None:

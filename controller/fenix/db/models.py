@@ -21,6 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from fenix.db.sealed import SealedText
 from fenix.timeutil import utcnow
 
 NAMING = {
@@ -61,6 +62,8 @@ class Session(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    pruned_at: Mapped[datetime | None] = mapped_column(DateTime)
+    """When its event log, sent notifications and runner artifacts were pruned (retention)."""
 
     hosts: Mapped[list[SessionHost]] = relationship(
         back_populates="session", order_by="SessionHost.position", cascade="all, delete-orphan"
@@ -199,6 +202,10 @@ class ActionRun(Base):
     artifacts_dir: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    engine_id: Mapped[str | None] = mapped_column(String(128))
+    """The engine that launched it: a run it left RUNNING is found when another takes over."""
+    node: Mapped[str | None] = mapped_column(String(255))
+    """The machine its ansible-playbook runs on; only there can its processes be found."""
 
 
 class InstanceConstraint(Base):
@@ -240,7 +247,8 @@ class Subscription(Base):
     project_id: Mapped[str | None] = mapped_column(String(255), index=True)
     event_types: Mapped[list[Any]] = mapped_column(default=list)
     callback_url: Mapped[str] = mapped_column(Text)
-    secret: Mapped[str | None] = mapped_column(Text)
+    secret: Mapped[str | None] = mapped_column(SealedText)
+    """Encrypted at rest with the configured secret key (fenix.db.sealed)."""
     format: Mapped[str] = mapped_column(String(16), default="fenix")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

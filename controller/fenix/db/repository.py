@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, or_, select, update
+from sqlalchemy import Row, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session as OrmSession
 
 from fenix.db.models import (
@@ -188,6 +188,38 @@ class Repository:
         )
         return list(self.orm.scalars(query))
 
+    def prunable_session_ids(self, finished_before: datetime, limit: int = 100) -> list[str]:
+        """Finished sessions (final, holding no host) untouched since `finished_before` and
+        not pruned yet, oldest first."""
+        holds_disabled_host = (
+            select(SessionHost.id)
+            .where(SessionHost.session_id == Session.id, SessionHost.disabled.is_(True))
+            .exists()
+        )
+        query = (
+            select(Session.id)
+            .where(
+                Session.state.in_(_FINAL),
+                Session.updated_at < finished_before,
+                Session.pruned_at.is_(None),
+                ~holds_disabled_host,
+            )
+            .order_by(Session.updated_at)
+            .limit(limit)
+        )
+        return list(self.orm.scalars(query))
+
+    def prune_session_records(self, session_id: str, now: datetime) -> tuple[int, int]:
+        """Delete a finished session's events and settled notifications; (events, outbox)."""
+        events = self.orm.execute(delete(Event).where(Event.session_id == session_id))
+        outbox = self.orm.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.session_id == session_id, OutboxMessage.state != "PENDING"
+            )
+        )
+        self.orm.execute(update(Session).where(Session.id == session_id).values(pruned_at=now))
+        return events.rowcount, outbox.rowcount
+
     def acquire_lease(self, session_id: str, owner: str, seconds: float) -> bool:
         """Take or renew the session's lease in one atomic UPDATE; False if another holds it."""
         now = utcnow()
@@ -269,10 +301,23 @@ class Repository:
 
     # -- action plug-in runs ---------------------------------------------------------------
     def add_action_run(
-        self, session_id: str, plugin: str, type_: str, hosts: list[str]
+        self,
+        session_id: str,
+        plugin: str,
+        type_: str,
+        hosts: list[str],
+        *,
+        engine_id: str | None = None,
+        node: str | None = None,
     ) -> ActionRun:
         run = ActionRun(
-            session_id=session_id, plugin=plugin, type=type_, hosts=hosts, state="RUNNING"
+            session_id=session_id,
+            plugin=plugin,
+            type=type_,
+            hosts=hosts,
+            state="RUNNING",
+            engine_id=engine_id,
+            node=node,
         )
         self.orm.add(run)
         self.orm.flush()
@@ -280,6 +325,15 @@ class Repository:
 
     def action_runs(self, session_id: str) -> Sequence[ActionRun]:
         query = select(ActionRun).where(ActionRun.session_id == session_id).order_by(ActionRun.id)
+        return self.orm.scalars(query).all()
+
+    def running_action_runs(self, session_id: str) -> Sequence[ActionRun]:
+        """The session's runs still marked RUNNING (left by an engine that stopped)."""
+        query = (
+            select(ActionRun)
+            .where(ActionRun.session_id == session_id, ActionRun.state == "RUNNING")
+            .order_by(ActionRun.id)
+        )
         return self.orm.scalars(query).all()
 
     def get_action_run(self, run_id: int) -> ActionRun | None:

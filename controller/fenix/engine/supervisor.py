@@ -13,12 +13,15 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 import uuid
 
 from sqlalchemy.exc import OperationalError
 
+from fenix.actions.launcher import RunLeftUnchecked
 from fenix.engine.context import SessionContext, Stopping
+from fenix.engine.retention import prune_finished_sessions
 from fenix.engine.states import SessionState
 from fenix.engine.transitions import transition
 from fenix.timeutil import utcnow
@@ -66,9 +69,13 @@ class Engine:
 
     def _loop(self) -> None:
         lease = self.settings.lease_seconds
+        next_prune = 0.0
         while not self._stop.is_set():
             try:
                 self._look_for_work(lease)
+                if time.monotonic() >= next_prune:
+                    prune_finished_sessions(self.runtime)
+                    next_prune = time.monotonic() + self.settings.retention_check_seconds
             except OperationalError as exc:
                 # The database is away (restarting, network): keep trying, loudly.
                 LOG.error("engine %s cannot reach the database: %s", self.id, exc)
@@ -122,6 +129,8 @@ class Engine:
             workflow_name = session.workflow
             repo.add_event(session_id, "engine.run", self.id, None, session.state)
         try:
+            if not self._settle_left_runs(ctx):
+                return
             workflow = load_workflow(workflow_name)(ctx)
             workflow.run()
         except Stopping:
@@ -139,6 +148,19 @@ class Engine:
         finally:
             with self.runtime.db.transaction() as repo:
                 repo.release_lease(session_id, self.id)
+
+    def _settle_left_runs(self, ctx: SessionContext) -> bool:
+        """End what a stopped engine's plug-in runs left behind; False when it cannot be done."""
+        try:
+            self.runtime.actions.settle_left_runs(ctx.session_id, self.id)
+        except RunLeftUnchecked as exc:
+            with self.runtime.db.transaction() as repo:
+                session = repo.lock_session(ctx.session_id)
+                ctx.check_owner(session)
+                if not SessionState(session.state).is_final:
+                    transition(repo, session, SessionState.MAINTENANCE_FAILED, str(exc))
+            return False
+        return True
 
     def _fail_on_bug(self, session_id: str, exc: Exception) -> None:
         with self.runtime.db.transaction() as repo:

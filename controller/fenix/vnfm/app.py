@@ -6,6 +6,7 @@ answers at once and leaves the work to the manager's worker, so the controller n
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, jsonify, request
@@ -14,6 +15,9 @@ from werkzeug.exceptions import HTTPException
 if TYPE_CHECKING:
     from fenix.vnfm.manager import SampleVnfm
 
+logger = logging.getLogger("fenix.vnfm")
+SIGNATURE_HEADER = "X-Fenix-Signature"
+
 
 def create_vnfm_app(vnfm: SampleVnfm) -> Flask:
     """A Flask app serving one VNFM: POST /maintenance, GET /messages, GET /."""
@@ -21,6 +25,16 @@ def create_vnfm_app(vnfm: SampleVnfm) -> Flask:
 
     @app.post("/maintenance")
     def maintenance() -> Any:
+        raw = request.get_data()
+        if not vnfm.signed_by_controller(raw, request.headers.get(SIGNATURE_HEADER)):
+            # Anyone may post here; only the controller knows the subscription's secret.
+            logger.warning(
+                "project %s: ignored a post without a valid %s (from %s)",
+                vnfm.config.project_id,
+                SIGNATURE_HEADER,
+                request.remote_addr,
+            )
+            return _error(401, "Unauthorized", f"a notification needs a valid {SIGNATURE_HEADER}")
         body = request.get_json(silent=True)
         try:
             accepted = vnfm.receive(body)

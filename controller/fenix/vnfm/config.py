@@ -6,6 +6,7 @@ silent, NACKing); every such knob lives here so the manager itself has no hidden
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -53,6 +54,9 @@ class VnfmConfig:
     """How many instances to remove on SCALE_IN (re-created on MAINTENANCE_COMPLETE)."""
     token: str | None = None
     """Sent as X-Auth-Token on every call to the controller when set."""
+    secret: str | None = None
+    """HMAC-SHA256 key it subscribes with: only posts signed with it (X-Fenix-Signature) are
+    taken. A random one when not given."""
     subscribe_format: str = "fenix"
     """Delivery format asked for when subscribing: "fenix" or "aodh" (both are understood)."""
     cloud: VnfmCloud | None = None
@@ -80,6 +84,8 @@ class VnfmConfig:
         if self.scale_in < 0:
             raise ValueError("scale_in must be 0 or more")
         self.nack_states = _state_names(self.nack_states)
+        if not self.secret:
+            self.secret = secrets.token_hex(32)
 
 
 def _state_names(states: Iterable[str]) -> frozenset[str]:

@@ -9,6 +9,8 @@ order the steps were asked.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import queue
@@ -17,7 +19,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -203,12 +205,22 @@ class SampleVnfm:
 
     # -- receiving ---------------------------------------------------------------------------
 
+    def signed_by_controller(self, body: bytes, header: str | None) -> bool:
+        """True when `header` is the HMAC-SHA256 of `body` with its subscription's secret."""
+        if not header or not self.config.secret:
+            return False
+        expected = hmac.new(self.config.secret.encode(), body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(f"sha256={expected}", header)
+
     def receive(self, body: Any) -> bool:
         """Take in one delivery (fenix or aodh format); False when it is a duplicate.
 
         Raises ValueError when the body is not a notification.
         """
         notification = parse_delivery(body)
+        project = notification.payload.get("project_id")
+        if project is not None and project != self.config.project_id:
+            raise ValueError(f"a notification for project {project}, not {self.config.project_id}")
         with self._lock:
             if notification.message_id is not None:
                 if notification.message_id in self._seen_message_ids:
@@ -379,7 +391,7 @@ class SampleVnfm:
             return []
         if isinstance(value, list):
             return [str(v) for v in value]
-        url = urljoin(f"{self.config.controller_url}/", str(value))
+        url = self._controller_url_of(value)
         try:
             response = self._talk.get(url, timeout=self.config.http_timeout)
         except requests.RequestException as exc:
@@ -393,6 +405,19 @@ class SampleVnfm:
         except (ValueError, KeyError, TypeError) as exc:
             raise VnfmError(f"GET {url} gave no instance_ids list: {response.text[:200]}") from exc
         return [str(v) for v in ids]
+
+    def _controller_url_of(self, value: Any) -> str:
+        """`value` resolved against the controller's URL; VnfmError when it leads elsewhere.
+
+        The token goes with every call: a URL in a notification must not send it to another
+        server, even in a signed one.
+        """
+        url = urljoin(f"{self.config.controller_url}/", str(value))
+        base, target = urlsplit(f"{self.config.controller_url}/"), urlsplit(url)
+        same_server = (base.scheme, base.netloc.lower()) == (target.scheme, target.netloc.lower())
+        if not same_server or not target.path.startswith(base.path):
+            raise VnfmError(f"{url} is not under the controller's URL {self.config.controller_url}")
+        return url
 
     def _own_instances(self, payload: dict[str, Any]) -> list[str]:
         """Its instances: from the cloud when it can list them, else as the controller says."""
@@ -424,7 +449,11 @@ class SampleVnfm:
             return
         if self.config.reply_delay and self._stopping.wait(self.config.reply_delay):
             return  # stopped while waiting: the controller will treat it as no answer
-        url = urljoin(f"{self.config.controller_url}/", str(reply_url))
+        try:
+            url = self._controller_url_of(reply_url)
+        except VnfmError as exc:
+            logger.error("project %s: not answering %s: %s", project, reply["state"], exc)
+            return
         status: int | None = None
         try:
             response = self._talk.put(url, json=reply, timeout=self.config.http_timeout)
@@ -444,6 +473,7 @@ class SampleVnfm:
             "project_id": self.config.project_id,
             "callback_url": self.callback_url,
             "format": self.config.subscribe_format,
+            "secret": self.config.secret,
         }
         try:
             response = self._http.post(url, json=body, timeout=self.config.http_timeout)

@@ -45,6 +45,7 @@ class BaseWorkflow:
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> None:
         """Drive the session until it ends, is deleted, or the engine stops."""
+        plugins_ready = False
         while True:
             with self.ctx.db.transaction() as repo:
                 session = repo.get_session(self.ctx.session_id, with_deleted=True)
@@ -58,6 +59,9 @@ class BaseWorkflow:
             self.ctx.check_stop()
             started = time.monotonic()
             try:
+                if not plugins_ready:
+                    self.ctx.runtime.actions.prepare_session_plugins(self.ctx)
+                    plugins_ready = True
                 getattr(self, self.HANDLERS[state])()
                 self.ctx.runtime.metrics.state_left(state, time.monotonic() - started)
             except Stopping:

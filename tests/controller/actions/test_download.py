@@ -1,7 +1,8 @@
-"""Plug-ins named in a session's `download` are fetched, unpacked safely and run."""
+"""Plug-ins named in a session's `download` are fetched, checked, unpacked safely and run."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tarfile
 
@@ -24,15 +25,22 @@ def _tarball(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
+FILES = {
+    "/bundle.tar.gz": _tarball({"hello.yml": HELLO}),
+    "/evil.tar.gz": _tarball({"../escape.yml": HELLO}),
+    "/single.yml": HELLO,
+}
+
+
+def _pinned(base: str, name: str) -> str:
+    """The URL of a served file with the SHA-256 of its content."""
+    return f"{base}/{name}#sha256={hashlib.sha256(FILES['/' + name]).hexdigest()}"
+
+
 @pytest.fixture
 def plugin_server():
     app = Flask("plugins")
-    files = {
-        "/bundle.tar.gz": _tarball({"hello.yml": HELLO}),
-        "/evil.tar.gz": _tarball({"../escape.yml": HELLO}),
-        "/single.yml": HELLO,
-    }
-    app.get("/<path:name>")(lambda name: files.get(f"/{name}", ("missing", 404)))
+    app.get("/<path:name>")(lambda name: FILES.get(f"/{name}", ("missing", 404)))
     handle = serve_in_thread(app)
     yield handle.url
     handle.stop()
@@ -40,26 +48,53 @@ def plugin_server():
 
 def test_bundle_and_single_playbook_are_fetched(tmp_path, plugin_server):
     names = fetch_plugins(
-        [f"{plugin_server}/bundle.tar.gz", f"{plugin_server}/single.yml"], tmp_path
+        [_pinned(plugin_server, "bundle.tar.gz"), _pinned(plugin_server, "single.yml")],
+        tmp_path,
+        allow_http=True,
     )
     assert names == ["hello", "single"]
 
 
+def test_content_that_is_not_the_one_named_is_refused_before_it_is_written(tmp_path, plugin_server):
+    url = f"{plugin_server}/single.yml#sha256={hashlib.sha256(b'other').hexdigest()}"
+
+    with pytest.raises(DownloadFailed, match="its SHA-256 is [0-9a-f]{64}, not the"):
+        fetch_plugins([url], tmp_path / "plugins", allow_http=True)
+
+    assert list((tmp_path / "plugins").iterdir()) == []
+
+
+def test_a_url_without_a_checksum_is_refused(tmp_path, plugin_server):
+    with pytest.raises(DownloadFailed, match="has no checksum"):
+        fetch_plugins([f"{plugin_server}/single.yml"], tmp_path, allow_http=True)
+
+
+def test_plain_http_is_refused_unless_the_operator_allows_it(tmp_path, plugin_server):
+    with pytest.raises(DownloadFailed, match="https only"):
+        fetch_plugins([_pinned(plugin_server, "single.yml")], tmp_path / "plugins")
+
+    assert list((tmp_path / "plugins").iterdir()) == []
+
+
 def test_archive_member_outside_the_folder_is_refused(tmp_path, plugin_server):
     with pytest.raises(DownloadFailed, match="not a usable plug-in archive"):
-        fetch_plugins([f"{plugin_server}/evil.tar.gz"], tmp_path / "plugins")
+        fetch_plugins(
+            [_pinned(plugin_server, "evil.tar.gz")], tmp_path / "plugins", allow_http=True
+        )
     assert not (tmp_path / "escape.yml").exists()
 
 
 def test_missing_url_names_it(tmp_path, plugin_server):
     with pytest.raises(DownloadFailed, match="could not download .*/nope.tar.gz: 404"):
-        fetch_plugins([f"{plugin_server}/nope.tar.gz"], tmp_path)
+        fetch_plugins([f"{plugin_server}/nope.tar.gz#sha256={'0' * 64}"], tmp_path, allow_http=True)
 
 
 def test_session_runs_a_downloaded_plugin(live_stack, plugin_server):
-    live = live_stack.start(cloud={"hosts": 2, "projects": 1, "instances": 1})
+    live = live_stack.start(
+        cloud={"hosts": 2, "projects": 1, "instances": 1}, allow_http_downloads=True
+    )
     session_id = live.create_session(
-        download=[f"{plugin_server}/bundle.tar.gz"],
+        download=[_pinned(plugin_server, "bundle.tar.gz")],
         actions=[{"plugin": "hello", "type": "post"}],
     )
 
@@ -67,3 +102,23 @@ def test_session_runs_a_downloaded_plugin(live_stack, plugin_server):
 
     assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
     assert [(r["plugin"], r["state"]) for r in detail["action_runs"]] == [("hello", "DONE")]
+
+
+def test_a_plugin_the_download_does_not_ship_fails_the_session_before_any_host_is_touched(
+    live_stack, plugin_server
+):
+    live = live_stack.start(
+        cloud={"hosts": 2, "projects": 1, "instances": 2}, allow_http_downloads=True
+    )
+    session_id = live.create_session(
+        download=[_pinned(plugin_server, "bundle.tar.gz")],
+        actions=[{"plugin": "hello", "type": "pre"}, {"plugin": "not_shipped", "type": "host"}],
+    )
+
+    detail = live.wait_for(session_id)
+
+    assert detail["state"] == "MAINTENANCE_FAILED"
+    assert "action plug-ins that cannot run: no action plug-in 'not_shipped'" in detail["error"]
+    assert [(h["state"], h["disabled"]) for h in detail["hosts"]] == [("PENDING", False)] * 2
+    assert detail["action_runs"] == []
+    assert all(i["action"] is None for i in detail["instances"])

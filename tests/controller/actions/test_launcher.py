@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 FAILING = """\
 - hosts: all
   gather_facts: false
@@ -68,3 +70,47 @@ def test_failing_plugin_fails_the_session_with_its_task_message_and_can_be_retri
     assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
     assert [r["state"] for r in detail["action_runs"]][:1] == ["FAILED"]
     assert detail["action_runs"][-1]["state"] == "DONE"
+
+
+ECHO_METADATA = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: Write what the session handed over
+      ansible.builtin.copy:
+        dest: "{{ out }}"
+        content: "{{ {'session': fenix_session_metadata, 'note': note} | to_json }}"
+        mode: "0600"
+      run_once: true
+"""
+
+
+def test_a_lookup_in_session_or_plugin_metadata_is_handed_over_as_text_never_run(
+    live_stack, tmp_path
+):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "echo.yml").write_text(ECHO_METADATA)
+    ran, out = tmp_path / "ran", tmp_path / "out.json"
+    lookup = "{{ lookup('pipe', 'touch " + str(ran) + "') }}"
+    live = live_stack.start(
+        cloud={"hosts": 2, "projects": 1, "instances": 1}, action_dirs=[str(plugins)]
+    )
+    response = live.http.post(
+        f"{live.url}/v1/maintenance",
+        json={
+            "state": "MAINTENANCE",
+            "metadata": {"upgrade": lookup},
+            "actions": [
+                {"plugin": "echo", "type": "pre", "metadata": {"out": str(out), "note": lookup}}
+            ],
+        },
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+
+    detail = live.wait_for(response.json()["session_id"])
+
+    assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
+    assert not ran.exists(), "the lookup in the metadata ran"
+    assert json.loads(out.read_text()) == {"session": {"upgrade": lookup}, "note": lookup}

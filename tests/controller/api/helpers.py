@@ -10,14 +10,15 @@ SAMPLE_CREATE: dict[str, Any] = {
     "maintenance_at": "2018-02-28 06:06:03",
     "metadata": {"openstack_release": "Queens"},
     "workflow": "default",
-    "download": ["https://example.com/plugins1.tar.gz"],
+    "download": [f"https://example.com/plugins1.tar.gz#sha256={'0' * 64}"],
     "actions": [
         {"plugin": "prepare", "type": "pre"},
         {"plugin": "os_upgrade", "type": "host", "metadata": {"upgrade": "SW1"}},
         {"plugin": "finalize", "type": "post"},
     ],
 }
-"""Fenix's own sample create body, from the wire contract."""
+"""Fenix's own sample create body, from the wire contract (its download with the SHA-256 that
+every plug-in download must now name)."""
 
 ADMIN_TOKEN = "admin-token"
 PROJECT_TOKENS = {"project-1": "project-1-token", "project-2": "project-2-token"}

@@ -8,6 +8,7 @@ project not its own. A refused request changes nothing.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from fenix.app import create_app
 from fenix.db import models
 from fenix.timeutil import utcnow
 
@@ -303,6 +305,59 @@ def test_access(name, caller, client_as, world, snapshot):
             assert "X-Auth-Token" in message
 
 
+OPEN_MODE = {
+    "this machine's own call": ({}, "application/json", None),
+    "a host that is not loopback": ({"Host": "evil.example:12347"}, "application/json", 400),
+    "a foreign origin": ({"Origin": "https://evil.example"}, "application/json", 403),
+    "a body not sent as JSON": ({}, "text/plain", 415),
+}
+"""Open mode (no tokens): what a browser page could send, and what it gets."""
+
+
+@pytest.fixture
+def open_client(runtime, world):
+    """A client of the same world served with no token configured: every caller the admin."""
+    tokens = runtime.settings.tokens
+    runtime.settings.tokens = {}
+    try:
+        app = create_app(runtime)
+    finally:
+        runtime.settings.tokens = tokens
+    return app.test_client()
+
+
+@pytest.mark.parametrize(
+    ("name", "request_kind"),
+    [
+        (name, kind)
+        for name, endpoint in TABLE.items()
+        for kind in OPEN_MODE
+        if kind != "a body not sent as JSON" or endpoint.method in ("POST", "PUT")
+    ],
+)
+def test_open_mode_answers_this_machine_and_refuses_browser_pages(
+    name, request_kind, open_client, world, snapshot
+):
+    endpoint = TABLE[name]
+    headers, content_type, refused = OPEN_MODE[request_kind]
+    before = snapshot()
+
+    response = open_client.open(
+        endpoint.path.format(**world),
+        method=endpoint.method,
+        data=json.dumps(endpoint.body) if endpoint.body is not None else None,
+        content_type=content_type if endpoint.body is not None else None,
+        headers=headers,
+    )
+
+    if refused is None:
+        assert response.status_code == endpoint.ok, response.get_json()
+        return
+    assert response.status_code == refused, response.get_json()
+    assert error_message(response)
+    assert snapshot() == before, "a refused request changed something"
+
+
 def test_the_table_covers_every_endpoint(app):
     """A new endpoint needs its row here: access control is checked, never assumed."""
     covered = {(e.rule, e.method) for e in TABLE.values()} | {("/v1/subscriptions", "GET")}
@@ -362,6 +417,19 @@ def test_a_project_may_not_subscribe_to_infrastructure_events(client_as):
 
     assert response.status_code == 403
     assert "infrastructure-wide" in error_message(response)
+
+
+@pytest.mark.parametrize("event_type", ["maintenance.session", "maintenance.host"])
+def test_a_member_is_refused_infrastructure_event_types_even_for_its_project(client_as, event_type):
+    response = client_as(PROJECT_TOKENS[OWNER]).post(
+        "/v1/subscriptions",
+        json={**SUBSCRIPTION_BODY, "event_types": ["maintenance.planned", event_type]},
+    )
+
+    assert response.status_code == 403
+    assert f"{event_type} go to the infrastructure" in error_message(response)
+    listed = client_as(PROJECT_TOKENS[OWNER]).get("/v1/subscriptions").get_json()
+    assert listed["subscriptions"] == []
 
 
 def test_the_admin_may_act_for_any_project(client_as, world):

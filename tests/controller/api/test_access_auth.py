@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 from pydantic import ValidationError
 
@@ -17,6 +18,7 @@ from fenix.app import create_app
 from fenix.config import Settings, TokenGrant
 from fenix.drivers.simulated import SimulatedDriver
 from fenix.runtime import Runtime
+from fenix.wsgi import serve_in_thread
 
 from .helpers import error_message
 
@@ -46,6 +48,86 @@ def test_without_tokens_on_loopback_everyone_is_the_admin_and_it_is_logged(make_
 
     assert client.get("/v1/maintenance").status_code == 200
     assert any("NO AUTHENTICATION" in record.message for record in caplog.records)
+
+
+CREATE = {"hosts": ["compute-1"], "state": "MAINTENANCE"}
+
+
+def test_without_tokens_a_cross_site_text_plain_post_is_refused_over_a_socket(
+    database_url, sim_url
+):
+    runtime = Runtime(
+        Settings(database_url=database_url, run_engine=False), driver=SimulatedDriver(sim_url)
+    )
+    server = serve_in_thread(create_app(runtime))
+    try:
+        # What a form on another site sends: no preflight, the JSON hidden in text/plain.
+        forged = requests.post(
+            f"{server.url}/v1/maintenance",
+            data=json.dumps(CREATE),
+            headers={"Content-Type": "text/plain", "Origin": "https://evil.example"},
+            timeout=5,
+        )
+        plain = requests.post(
+            f"{server.url}/v1/maintenance",
+            data=json.dumps(CREATE),
+            headers={"Content-Type": "text/plain"},
+            timeout=5,
+        )
+        listed = requests.get(f"{server.url}/v1/maintenance", timeout=5).json()
+    finally:
+        server.stop()
+        runtime.stop()
+
+    assert forged.status_code == 403
+    assert "https://evil.example" in forged.json()["error"]["message"]
+    assert plain.status_code == 415
+    assert "Content-Type: application/json" in plain.json()["error"]["message"]
+    assert listed["sessions"] == []
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:12347", "10.0.0.5", "127.0.0.1.evil.example"]
+)
+def test_without_tokens_a_host_that_is_not_loopback_is_refused(make_client, host):
+    client = make_client()
+
+    answer = client.get("/v1/maintenance", headers={"Host": host})
+    page = client.get("/ui/", headers={"Host": host})
+
+    assert answer.status_code == 400
+    assert "not this machine" in error_message(answer)
+    assert page.status_code == 400
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1:12347", "[::1]:12347", "127.0.0.2"])
+def test_without_tokens_loopback_hosts_are_answered(make_client, host):
+    assert make_client().get("/v1/maintenance", headers={"Host": host}).status_code == 200
+
+
+def test_without_tokens_only_the_controllers_own_origin_may_call(make_client):
+    client = make_client()
+
+    own = client.post("/v1/maintenance", json=CREATE, headers={"Origin": "http://localhost"})
+    other_port = client.get("/v1/maintenance", headers={"Origin": "http://localhost:8000"})
+    null = client.get("/v1/maintenance", headers={"Origin": "null"})
+
+    assert own.status_code == 200, own.get_json()
+    assert other_port.status_code == 403
+    assert null.status_code == 403
+
+
+def test_with_tokens_a_body_without_a_json_content_type_is_still_read(make_client):
+    # Managers built for Fenix may send none; a page cannot know a token.
+    client = make_client(tokens={"t": {"role": "admin"}})
+
+    answer = client.post(
+        "/v1/maintenance",
+        data=json.dumps(CREATE),
+        headers={"X-Auth-Token": "t", "Content-Type": "text/plain"},
+    )
+
+    assert answer.status_code == 200, answer.get_json()
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::", "controller.example.com"])

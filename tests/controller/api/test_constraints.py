@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .helpers import error_message
+from .helpers import PROJECT_TOKENS, error_message
 
 # As OPNFV Doctor's manager sends them (its "MIGRATION" is Fenix-era spelling of MIGRATE).
 DOCTOR_INSTANCE = {
@@ -164,3 +164,15 @@ def test_unknown_constraints_are_404(client):
     assert client.get("/v1/instance/nope").status_code == 404
     assert client.get("/v1/instance_group/nope").status_code == 404
     assert client.delete("/v1/instance_group/nope").status_code == 404
+
+
+def test_a_member_may_not_constrain_an_instance_the_cloud_does_not_have(client_as):
+    member = client_as(PROJECT_TOKENS["project-1"])
+
+    response = member.put(
+        "/v1/instance/made-up-vm", json={"project_id": "project-1", "migration_type": "MIGRATE"}
+    )
+
+    assert response.status_code == 404
+    assert "the cloud has no instance made-up-vm in project project-1" in error_message(response)
+    assert member.get("/v1/instance/made-up-vm").status_code == 404

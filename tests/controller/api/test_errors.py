@@ -43,6 +43,38 @@ def test_a_body_that_is_not_a_json_object_is_400(
     assert words in error_message(response)
 
 
+NOT_JSON_TEXT = [
+    ('{"state": "ACK_MAINTENANCE", "metadata": {"x": NaN}}', "NaN is not a JSON number"),
+    ('{"state": "ACK_MAINTENANCE", "lead_time": Infinity}', "Infinity is not a JSON number"),
+    ('{"state": "ACK_MAINTENANCE", "n": [-Infinity]}', "-Infinity is not a JSON number"),
+    ('{"state": "ACK_MAINTENANCE", "note": "a\\ud800b"}', "lone surrogate (\\ud800)"),
+    ('{"state": "ACK_MAINTENANCE", "\\udfff": 1}', "lone surrogate (\\udfff)"),
+    (
+        '{"callback_url": "http://m.example/\\udc00", "state": "ACK_MAINTENANCE"}',
+        "lone surrogate",
+    ),
+]
+"""Python's json takes these; JSON does not, and neither database can store them readably."""
+
+
+@pytest.mark.parametrize(("method", "url"), BODY_ENDPOINTS)
+@pytest.mark.parametrize(("data", "words"), NOT_JSON_TEXT)
+def test_nan_infinity_and_lone_surrogates_are_400_and_nothing_is_stored(
+    client, create_session, ask_project, count_rows, method, url, data, words
+):
+    sid = create_session()
+    ask_project(sid, "project-1", "MAINTENANCE", ["project-1-vm-1"])
+    before = count_rows()
+
+    response = getattr(client, method)(
+        url.format(sid=sid), data=data, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert words in error_message(response)
+    assert count_rows() == before
+
+
 def test_a_json_body_without_content_type_is_read_as_fenix_did(client):
     response = client.post("/v1/maintenance", data='{"state": "MAINTENANCE"}')
 

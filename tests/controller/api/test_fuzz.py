@@ -18,6 +18,7 @@ a temporary directory, not into the repository (where the collection would be bu
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -250,3 +251,58 @@ def test_fuzzed_requests_get_documented_answers_and_never_a_5xx(
     assert not failures, f"{len(failures)} fuzzed requests broke the document:\n\n" + "\n\n".join(
         failures
     )
+
+
+HOSTILE_BODIES = {
+    "NaN": (b'{"state": "MAINTENANCE", "metadata": {"x": NaN}}', 400),
+    "Infinity": (b'{"state": "MAINTENANCE", "lead_time": Infinity}', 400),
+    "a lone surrogate": (b'{"state": "MAINTENANCE", "callback_url": "http://a/\\ud800"}', 400),
+    "a body over 1 MiB": (b'{"padding": "' + b"x" * (1024 * 1024) + b'"}', 413),
+}
+"""What Python's json would take but JSON and the databases do not, and a body over the cap."""
+
+
+def _strict_json(text: str) -> Any:
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} in an answer")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("caller", ["admin", "project-1"])
+def test_every_operation_with_a_body_refuses_hostile_bodies_and_the_log_stays_json(
+    database_url, live_stack, silent_manager, caller, report
+):
+    live = live_stack.start(cloud={"hosts": 4, "projects": 2, "instances": 4}, reply_window=600.0)
+    seeded = seed(live, silent_manager)
+    token = live.admin_token if caller == "admin" else live.token_for(caller)
+    schema = schemathesis.openapi.from_url(f"{live.url}/v1/openapi.json", timeout=10)
+    http = requests.Session()
+    http.headers.update({"X-Auth-Token": token, "Content-Type": "application/json"})
+    wrong = []
+    sent = 0
+    for operation in (result.ok() for result in schema.get_all_operations()):
+        if not len(operation.body):
+            continue
+        path = operation.path.format(**(seeded.for_operation(operation) or {}))
+        documented = {int(code) for code in operation.definition.raw["responses"]}
+        for name, (data, expected) in HOSTILE_BODIES.items():
+            response = http.request(operation.method, live.url + path, data=data, timeout=30)
+            sent += 1
+            if response.status_code not in (expected, 401, 403, 404):
+                wrong.append(f"{operation.label} with {name}: {response.status_code}")
+            if response.status_code not in documented:
+                wrong.append(f"{operation.label} with {name}: {response.status_code} undocumented")
+            if not _strict_json(response.text).get("error"):
+                wrong.append(f"{operation.label} with {name}: not a JSON error")
+    logs = [
+        live.http.get(f"{live.url}/v1/maintenance/{sid}/events", timeout=10).text
+        for sid in live.http.get(f"{live.url}/v1/maintenance", timeout=10).json()["sessions"]
+    ]
+    for log in logs:
+        _strict_json(log)  # every event stored is JSON, read back as JSON
+    report(
+        f"== hostile bodies as {caller}: {sent} sent to every operation with a body; "
+        f"{len(wrong)} wrong answers; {len(logs)} event logs read back as strict JSON"
+    )
+    assert not wrong, "\n".join(wrong)

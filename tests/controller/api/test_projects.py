@@ -261,3 +261,24 @@ def test_reply_wakes_the_engine(client, session_id, ask_project, runtime, monkey
     client.put(f"/v1/maintenance/{session_id}/project-1", json={"state": "ACK_MAINTENANCE"})
 
     assert woken == [session_id]
+
+
+def test_a_large_refused_reply_is_logged_cut_to_4_kib_and_counted(
+    client, session_id, ask_project, runtime
+):
+    ask_project(session_id, "project-1", "MAINTENANCE", VMS)
+    url = f"/v1/maintenance/{session_id}/project-1"
+    assert client.put(url, json={"state": "ACK_MAINTENANCE"}).status_code == 200
+    late = {"state": "ACK_MAINTENANCE", "padding": "y" * 500_000}
+
+    first = client.put(url, json=late)
+    second = client.put(url, json={"state": "ACK_MAINTENANCE"})
+
+    assert first.status_code == second.status_code == 409
+    large, small = events_of(client, session_id, "project.reply.rejected")
+    assert len(large["data"]["body_excerpt"].encode()) <= 4096
+    assert large["data"]["body_excerpt"].startswith('{"state":"ACK_MAINTENANCE","padding":"yyy')
+    assert large["data"]["body_bytes"] > 500_000
+    assert "body" not in large["data"]
+    assert small["data"]["body"] == {"state": "ACK_MAINTENANCE"}
+    assert runtime.metrics.registry.get_sample_value("fenix_project_replies_rejected_total") == 2

@@ -13,7 +13,7 @@ from fenix.engine.states import SessionState
 from fenix.runtime import Runtime
 from fenix.timeutil import utcnow
 
-from .helpers import SAMPLE_CREATE, error_message
+from .helpers import ADMIN_TOKEN, SAMPLE_CREATE, error_message
 
 
 # -- create ------------------------------------------------------------------------------------
@@ -28,7 +28,7 @@ def test_create_with_fenix_sample_body_stores_everything_it_names(client):
     assert detail["workflow"] == "default"
     assert detail["maintenance_at"] == "2018-02-28T06:06:03+00:00"
     assert detail["metadata"] == {"openstack_release": "Queens"}
-    assert detail["download"] == ["https://example.com/plugins1.tar.gz"]
+    assert detail["download"] == SAMPLE_CREATE["download"]
     assert [h["name"] for h in detail["hosts"]] == ["compute-1", "compute-2"]
     assert {h["kind"] for h in detail["hosts"]} == {"compute"}
     assert detail["action_plugins"] == [
@@ -153,12 +153,38 @@ REJECTED_CREATES = [
         ["actions.0.plugin:"],
     ),
     (
-        {"state": "MAINTENANCE", "actions": [{"plugin": "p", "type": "Pre Host"}]},
+        {"state": "MAINTENANCE", "actions": [{"plugin": "dummy", "type": "Pre Host"}]},
         400,
-        ["actions.0.type:", "pattern"],
+        ["actions.0.type:", "not an action type", "pre, host, post"],
     ),
     (
-        {"state": "MAINTENANCE", "actions": [{"plugin": "p", "type": "pre", "meta": {}}]},
+        {"state": "MAINTENANCE", "actions": [{"plugin": "no_such_upgrade", "type": "host"}]},
+        400,
+        ["actions.0.plugin:", "no action plug-in 'no_such_upgrade'", "FENIX_ACTION_DIRS"],
+    ),
+    (
+        {
+            "state": "MAINTENANCE",
+            "download": [f"https://example.com/p.tgz#sha256={'a' * 64}"],
+            "actions": [
+                {"plugin": "dummy", "type": "pre"},
+                {"plugin": "../../etc/passwd", "type": "host"},
+            ],
+        },
+        400,
+        ["actions.1.plugin:", "'../../etc/passwd' is not a plug-in name"],
+    ),
+    (
+        {
+            "state": "MAINTENANCE",
+            "download": [f"https://example.com/p.tgz#sha256={'a' * 64}"],
+            "actions": [{"plugin": "fenix.maintenance.actions.nope", "type": "post"}],
+        },
+        400,
+        ["actions.0.plugin:", "no action plug-in 'nope'"],
+    ),
+    (
+        {"state": "MAINTENANCE", "actions": [{"plugin": "dummy", "type": "pre", "meta": {}}]},
         400,
         ["actions.0.meta: unknown field"],
     ),
@@ -166,6 +192,16 @@ REJECTED_CREATES = [
         {"state": "MAINTENANCE", "download": ["ftp://example.com/p.tgz"]},
         400,
         ["download.0:", "http:// or https://"],
+    ),
+    (
+        {"state": "MAINTENANCE", "download": ["https://example.com/p.tgz"]},
+        400,
+        ["download.0:", "has no checksum", "#sha256="],
+    ),
+    (
+        {"state": "MAINTENANCE", "download": [f"http://example.com/p.tgz#sha256={'a' * 64}"]},
+        400,
+        ["download.0:", "https only", "FENIX_ALLOW_HTTP_DOWNLOADS"],
     ),
     ({"state": "MAINTENANCE", "hosts": ["compute-7"]}, 404, ["compute-7"]),
 ]
@@ -450,3 +486,50 @@ def test_delete_twice_or_unknown_is_404(client, create_session):
 
     assert client.delete(f"/v1/maintenance/{session_id}").status_code == 404
     assert client.delete("/v1/maintenance/nope").status_code == 404
+
+
+@pytest.fixture
+def roomy_client(runtime):
+    """The admin's client of an app that takes bodies of up to 8 MiB (long host lists)."""
+    runtime.settings.max_body_bytes = 8 * 1024 * 1024
+    client = create_app(runtime).test_client()
+    client.environ_base["HTTP_X_AUTH_TOKEN"] = ADMIN_TOKEN
+    return client
+
+
+def test_more_hosts_than_the_cap_are_refused_with_a_short_message(roomy_client, count_rows):
+    before = count_rows()
+    hosts = [f"h-{n}" for n in range(100_000)]
+
+    response = roomy_client.post("/v1/maintenance", json={"state": "MAINTENANCE", "hosts": hosts})
+
+    assert response.status_code == 400
+    assert error_message(response) == (
+        "hosts: 100000 names; a session takes at most 10000 (FENIX_MAX_HOSTS): "
+        "split the maintenance into several sessions"
+    )
+    assert count_rows() == before
+
+
+def test_duplicate_hosts_in_a_long_list_are_named_in_a_short_message(roomy_client):
+    hosts = [f"h-{n % 5000}" for n in range(10_000)]
+
+    response = roomy_client.post("/v1/maintenance", json={"state": "MAINTENANCE", "hosts": hosts})
+
+    assert response.status_code == 400
+    message = error_message(response)
+    assert message.startswith("hosts: hosts listed more than once: h-0, h-1, h-10, h-100,")
+    assert message.endswith("and 4990 more")
+    assert len(message) < 300
+
+
+def test_unknown_hosts_are_named_in_a_short_message(roomy_client):
+    hosts = [f"nowhere-{n}" for n in range(5000)]
+
+    response = roomy_client.post("/v1/maintenance", json={"state": "MAINTENANCE", "hosts": hosts})
+
+    assert response.status_code == 404
+    message = error_message(response)
+    assert "the cloud has no host nowhere-0, nowhere-1," in message
+    assert "and 4990 more; its hosts are: compute-1" in message
+    assert len(message) < 600

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 import threading
 
 import pytest
@@ -117,3 +118,27 @@ def test_controllers_starting_together_on_postgresql_migrate_once(postgres_url):
     check = Database(postgres_url)
     assert "sessions" in inspect(check.engine).get_table_names()
     check.dispose()
+
+
+def test_a_sqlite_database_file_is_readable_by_its_owner_only(tmp_path):
+    path = tmp_path / "fenix.db"
+    database = Database(f"sqlite:///{path}")
+    database.upgrade()
+    with database.transaction() as repo:
+        repo.add_event(None, "check", None)
+
+    files = [path, *tmp_path.glob("fenix.db-*")]
+
+    assert len(files) >= 2  # the database and its write-ahead log
+    assert {oct(stat.S_IMODE(f.stat().st_mode)) for f in files} == {"0o600"}
+    database.dispose()
+
+
+def test_an_existing_sqlite_file_is_narrowed_to_its_owner(tmp_path):
+    path = tmp_path / "old.db"
+    path.touch(mode=0o644)
+    path.chmod(0o644)
+
+    Database(f"sqlite:///{path}").dispose()
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -4,6 +4,9 @@ the conversation in the wire contract's shapes, and misbehaves (NACK, silent, sl
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
 import threading
 import time
@@ -17,6 +20,7 @@ import requests
 from flask import Flask, jsonify, request
 from tests.controller.live import wait_until
 
+from fenix.cli import vnfm_token
 from fenix.vnfm import SampleVnfm, VnfmConfig, create_vnfm_app, run_vnfm
 from fenix.vnfm.manager import VnfmError
 from fenix.wsgi import ServerHandle, serve_in_thread
@@ -191,9 +195,25 @@ def notify(
             **payload,
         },
     }
-    response = requests.post(vnfm.callback_url, json=body, timeout=5)
+    response = post_signed(vnfm, controller, body)
     assert response.status_code == 200, response.text
     return message_id
+
+
+def post_signed(
+    vnfm: SampleVnfm, controller: ControllerStandIn, body: Any, secret: str | None = None
+) -> requests.Response:
+    """POST `body` to the VNFM as the controller does: signed with the subscription's secret."""
+    if secret is None:
+        secret = controller.subscriptions[vnfm.subscription_id]["secret"]
+    data = json.dumps(body).encode()
+    digest = hmac.new(secret.encode(), data, hashlib.sha256).hexdigest()
+    return requests.post(
+        vnfm.callback_url,
+        data=data,
+        headers={"Content-Type": "application/json", "X-Fenix-Signature": f"sha256={digest}"},
+        timeout=5,
+    )
 
 
 def test_start_subscribes_for_its_project_and_stop_unsubscribes(controller, start_vnfm):
@@ -205,6 +225,7 @@ def test_start_subscribes_for_its_project_and_stop_unsubscribes(controller, star
         "project_id": PROJECT,
         "callback_url": vnfm.callback_url,
         "format": "fenix",
+        "secret": vnfm.config.secret,
     }
     assert controller.subscribe_headers[0]["X-Auth-Token"] == TOKEN
     subscription_id = vnfm.subscription_id
@@ -479,7 +500,7 @@ def test_aodh_event_alarm_deliveries_are_understood(controller, start_vnfm):
         },
     }
 
-    assert requests.post(vnfm.callback_url, json=alarm, timeout=5).status_code == 200
+    assert post_signed(vnfm, controller, alarm).status_code == 200
 
     [reply] = controller.wait_replies(1)
     assert reply["body"] == {
@@ -491,7 +512,7 @@ def test_aodh_event_alarm_deliveries_are_understood(controller, start_vnfm):
 def test_a_body_that_is_no_notification_is_refused(controller, start_vnfm):
     vnfm = start_vnfm()
 
-    response = requests.post(vnfm.callback_url, json={"hello": "world"}, timeout=5)
+    response = post_signed(vnfm, controller, {"hello": "world"})
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == 400
@@ -529,3 +550,91 @@ def test_create_vnfm_app_is_a_plain_wsgi_app(controller):
 def test_config_refuses_bad_settings(settings):
     with pytest.raises(ValueError):
         VnfmConfig(controller_url="http://x", project_id=PROJECT, **settings)
+
+
+# -- hostile posts: the callback URL is reachable by anyone --------------------------------------
+def test_it_subscribes_with_a_secret_of_its_own(controller, start_vnfm):
+    first, second = start_vnfm(), start_vnfm()
+
+    secrets = [controller.subscriptions[v.subscription_id]["secret"] for v in (first, second)]
+
+    assert all(len(secret) >= 32 for secret in secrets)
+    assert secrets[0] != secrets[1]
+
+
+@pytest.mark.parametrize("secret", [None, "not-the-secret"], ids=["unsigned", "wrong secret"])
+def test_a_post_not_signed_with_its_secret_is_refused_and_not_acted_on(
+    controller, start_vnfm, secret
+):
+    vnfm = start_vnfm()
+    body = {
+        "event_type": "maintenance.planned",
+        "payload": {"state": "MAINTENANCE", "project_id": PROJECT, "reply_url": "/x"},
+    }
+
+    if secret is None:
+        response = requests.post(vnfm.callback_url, json=body, timeout=5)
+    else:
+        response = post_signed(vnfm, controller, body, secret=secret)
+
+    assert response.status_code == 401
+    assert "X-Fenix-Signature" in response.json()["error"]["message"]
+    time.sleep(0.2)
+    assert vnfm.messages == []
+    assert controller.replies == []
+
+
+def test_a_notification_for_another_project_is_refused(controller, start_vnfm):
+    vnfm = start_vnfm()
+    body = {"event_type": "maintenance.planned", "payload": {"state": "X", "project_id": "p-2"}}
+
+    response = post_signed(vnfm, controller, body)
+
+    assert response.status_code == 400
+    assert vnfm.messages == []
+
+
+@pytest.fixture
+def trap() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Another server, recording every request it gets (and the token it would steal)."""
+    seen: list[dict[str, Any]] = []
+    app = Flask("trap")
+
+    @app.route("/<path:anything>", methods=["GET", "PUT", "POST"])
+    def take(anything: str):
+        seen.append({"path": anything, "token": request.headers.get("X-Auth-Token")})
+        return jsonify({"instance_ids": ["project-1-vm-1"]})
+
+    server = serve_in_thread(app, name="trap")
+    yield server.url, seen
+    server.stop()
+
+
+@pytest.mark.parametrize("field", ["reply_url", "instance_ids"])
+def test_urls_outside_the_controller_are_not_followed_with_the_token(
+    controller, start_vnfm, trap, field, caplog
+):
+    trap_url, seen = trap
+    vnfm = start_vnfm()
+
+    with caplog.at_level(logging.ERROR, logger="fenix.vnfm"):
+        notify(vnfm, controller, "PLANNED_MAINTENANCE", **{field: f"{trap_url}/steal"})
+        time.sleep(0.5)
+
+    assert seen == []
+    assert "is not under the controller's URL" in caplog.text
+
+
+def test_the_token_comes_from_a_file_or_the_environment_and_argv_is_warned_of(
+    tmp_path, monkeypatch, caplog
+):
+    token_file = tmp_path / "token"
+    token_file.write_text("from-file\n")
+    monkeypatch.setenv("FENIX_TOKEN", "from-env")
+
+    assert vnfm_token("from-argv", str(token_file)) == "from-file"
+    assert vnfm_token("from-argv", None) == "from-env"
+    monkeypatch.delenv("FENIX_TOKEN")
+    with caplog.at_level(logging.WARNING, logger="fenix.vnfm"):
+        assert vnfm_token("from-argv", None) == "from-argv"
+    assert "FENIX_TOKEN" in caplog.text
