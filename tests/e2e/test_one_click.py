@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,6 +99,15 @@ class Run:
         return datetime.datetime.fromisoformat(end["at"])
 
 
+def wait_for_subscriptions(url: str, count: int, timeout: float = 30) -> None:
+    """Until every manager has subscribed (as README's managers have by the time a session
+    starts; a busy machine may take longer to start them)."""
+    deadline = time.monotonic() + timeout
+    while len(http_json("GET", f"{url}/v1/subscriptions")["subscriptions"]) < count:
+        assert time.monotonic() < deadline, f"{count} managers did not subscribe in {timeout} s"
+        time.sleep(0.2)
+
+
 def run_one_click(tmp_path: Path, manager_args: list[str]) -> Run:
     clone = clean_clone(tmp_path / "clone")
     home = tmp_path / "home"
@@ -139,6 +149,7 @@ def run_one_click(tmp_path: Path, manager_args: list[str]) -> Run:
                         stderr=subprocess.STDOUT,
                     )
                 )
+        wait_for_subscriptions(url, len(MANAGERS))
         playbook = subprocess.Popen(
             PLAYBOOK_COMMAND,
             cwd=clone,
