@@ -138,13 +138,14 @@ def test_workflow_nodes_link_only_to_nodes_and_templates_that_exist():
             assert template["type"] == "workflow_approval"
             assert isinstance(template["timeout"], int) and template["timeout"] > 0
         assert set(node.get("related", {})) <= set(LINK_KINDS)
-        for _, target in links[identifier]:
+        for link in links[identifier]:
+            target = link[1]
             assert target in nodes, f"{identifier} links to unknown node {target}"
 
 
 def test_workflow_is_pre_check_approval_upgrade_then_post_check_always():
     nodes, links = _workflow_graph()
-    linked_to = {target for targets in links.values() for _, target in targets}
+    linked_to = {link[1] for targets in links.values() for link in targets}
     [root] = [i for i in nodes if i not in linked_to]
     playbook_of = {t["name"]: t["playbook"] for t in _block("job_templates")}
     chain, current = [], root

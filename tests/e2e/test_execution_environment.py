@@ -32,8 +32,12 @@ def tool_env() -> dict[str, str]:
     return env
 
 
+def without_comment(line: str) -> str:
+    return line.split("#")[0].strip()
+
+
 def requirement_names(path: Path) -> list[str]:
-    lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+    lines = [without_comment(line) for line in path.read_text().splitlines()]
     return [line for line in lines if line]
 
 
@@ -151,6 +155,7 @@ def test_an_ee_installing_the_collection_learns_its_requirements(tarball, tmp_pa
         check=True,
     )
     found = yaml.safe_load(run.stdout)
-    strip = lambda line: line.split("#")[0].strip()  # noqa: E731
-    assert [strip(p) for p in found["python"]] == requirement_names(META / "requirements.txt")
-    assert [strip(s) for s in found["system"]] == requirement_names(META / "bindep.txt")
+    assert [without_comment(p) for p in found["python"]] == requirement_names(
+        META / "requirements.txt"
+    )
+    assert [without_comment(s) for s in found["system"]] == requirement_names(META / "bindep.txt")

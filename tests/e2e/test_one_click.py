@@ -81,7 +81,7 @@ class Run:
 
     @property
     def text(self) -> str:
-        return "\n".join(line for _, line in self.lines)
+        return "\n".join(line for read_at, line in self.lines)
 
     def first_read(self, pattern: str) -> datetime.datetime:
         """When the first output line matching the pattern was read."""
@@ -210,7 +210,7 @@ def test_each_step_a_manager_is_asked_is_printed_as_it_happens(one_click, projec
     assert one_click.first_read(rf"{project} asked: MAINTENANCE_COMPLETE$")
     assert one_click.first_read(rf"{project} answered ACK_MAINTENANCE_COMPLETE$")
     printed = [
-        line for _, line in one_click.lines if re.search(rf"\b{project} (asked|told): ", line)
+        line for read_at, line in one_click.lines if re.search(rf"\b{project} (asked|told): ", line)
     ]
     assert len(printed) == len(asked), "each notification to the manager gets one line"
 
