@@ -7,7 +7,11 @@ from __future__ import annotations
 import os
 import subprocess
 
+import pytest
+
 from tests.e2e.conftest import BIN, ROOT
+
+pytestmark = pytest.mark.slow
 
 
 def test_ansible_lint_passes_the_production_profile():

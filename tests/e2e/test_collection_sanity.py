@@ -28,6 +28,8 @@ import os
 import subprocess
 import sys
 
+pytestmark = pytest.mark.slow
+
 args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
 ensurepip.bootstrap()
 # ensurepip points PIP_CONFIG_FILE at /dev/null; the real pip must read the machine's config.

@@ -56,6 +56,7 @@ def test_missing_url_names_it(tmp_path, plugin_server):
         fetch_plugins([f"{plugin_server}/nope.tar.gz"], tmp_path)
 
 
+@pytest.mark.slow
 def test_session_runs_a_downloaded_plugin(live_stack, plugin_server):
     live = live_stack.start(cloud={"hosts": 2, "projects": 1, "instances": 1})
     session_id = live.create_session(

@@ -229,6 +229,7 @@ def test_start_fails_clearly_when_the_controller_is_unreachable(own_controller):
         vnfm.start()
 
 
+@pytest.mark.slow
 def test_a_reply_waits_out_a_controller_restart(own_controller):
     config = VnfmConfig(controller_url=own_controller.url, project_id=PROJECT, token=TOKEN)
     with SampleVnfm(config) as vnfm:
