@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import ansible_runner
 import pytest
 
 from tests.e2e.conftest import BIN, ROOT, free_port, http_json, stop, wait_until_up
@@ -76,6 +77,7 @@ def now() -> datetime.datetime:
 class Run:
     returncode: int
     lines: list[tuple[datetime.datetime, str]] = field(default_factory=list)
+    event_kinds: list[str] = field(default_factory=list)
     session: dict = field(default_factory=dict)
     events: list[dict] = field(default_factory=list)
 
@@ -108,7 +110,53 @@ def wait_for_subscriptions(url: str, count: int, timeout: float = 30) -> None:
         time.sleep(0.2)
 
 
-def run_one_click(tmp_path: Path, manager_args: list[str]) -> Run:
+def with_ansible_playbook(clone: Path, env: dict[str, str], processes: list) -> Run:
+    """The playbook command, its output read line by line as it comes."""
+    playbook = subprocess.Popen(
+        PLAYBOOK_COMMAND,
+        cwd=clone,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    processes.append(playbook)
+    run = Run(returncode=-1)
+    for line in playbook.stdout:
+        run.lines.append((now(), line.rstrip("\n")))
+    run.returncode = playbook.wait(timeout=240)
+    return run
+
+
+def with_ansible_runner(clone: Path, env: dict[str, str], processes: list) -> Run:
+    """The same playbook as AWX runs it: through ansible-runner, whose events AWX shows as the
+    job's output. Each line is kept with the kind of event that carried it."""
+    run = Run(returncode=-1)
+    private_data = clone.parent / "runner"
+    private_data.mkdir()
+
+    def on_event(event: dict) -> bool:
+        for line in (event.get("stdout") or "").splitlines():
+            run.lines.append((now(), line))
+            run.event_kinds.append(event.get("event"))
+        return True
+
+    result = ansible_runner.run(
+        private_data_dir=str(private_data),
+        project_dir=str(clone),
+        playbook=PLAYBOOK_COMMAND[1],
+        inventory=str(clone / PLAYBOOK_COMMAND[3]),
+        envvars={k: env[k] for k in ("PATH", "HOME", "FENIX_URL")},
+        event_handler=on_event,
+        quiet=True,
+        timeout=240,
+    )
+    run.returncode = result.rc
+    return run
+
+
+def run_one_click(tmp_path: Path, manager_args: list[str], play=with_ansible_playbook) -> Run:
     clone = clean_clone(tmp_path / "clone")
     home = tmp_path / "home"
     home.mkdir()
@@ -150,20 +198,7 @@ def run_one_click(tmp_path: Path, manager_args: list[str]) -> Run:
                     )
                 )
         wait_for_subscriptions(url, len(MANAGERS))
-        playbook = subprocess.Popen(
-            PLAYBOOK_COMMAND,
-            cwd=clone,
-            env=bare_env(home, FENIX_URL=url),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-        )
-        processes.append(playbook)
-        run = Run(returncode=-1)
-        for line in playbook.stdout:
-            run.lines.append((now(), line.rstrip("\n")))
-        run.returncode = playbook.wait(timeout=240)
+        run = play(clone, bare_env(home, FENIX_URL=url), processes)
         [session_id] = http_json("GET", f"{url}/v1/maintenance")["sessions"]
         run.session = http_json("GET", f"{url}/v1/maintenance/{session_id}/detail")
         run.events = http_json("GET", f"{url}/v1/maintenance/{session_id}/events")["events"]
@@ -241,3 +276,17 @@ def test_a_failed_session_fails_the_play_with_its_reason_after_its_progress(tmp_
     failure = run.text.index("fatal: [localhost]")
     assert "Follow the session until it ends" in run.text[:failure].rsplit("TASK [", 1)[-1]
     assert f"ended MAINTENANCE_FAILED: {reason}" in run.text[failure:]
+
+
+def test_ansible_runner_gets_the_progress_as_it_happens_as_awx_would(tmp_path):
+    run = run_one_click(tmp_path, ["--delay", "3"], play=with_ansible_runner)
+    assert run.returncode == 0, run.text
+    assert run.session["state"] == "MAINTENANCE_DONE"
+    for host in HOSTS:
+        assert run.first_read(rf"\] \S+ host {host}: PENDING -> ") < run.ended_at()
+    kinds = {
+        kind
+        for (read_at, line), kind in zip(run.lines, run.event_kinds, strict=True)
+        if line.startswith("[localhost] ")
+    }
+    assert kinds == {"verbose"}, "progress lines reach ansible-runner as lines of output"
