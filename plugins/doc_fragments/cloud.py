@@ -53,4 +53,12 @@ options:
 requirements:
   - C(openstacksdk) on the target when O(cloud=openstack).
   - C(kubernetes) on the target when O(cloud=kubernetes).
+attributes:
+  action_group:
+    description:
+      - Use C(group/fenix.maintenance.cloud) in C(module_defaults) to set the cloud's options
+        (O(cloud), O(sim_url), O(os_cloud), ...) once for every module of the group.
+    support: full
+    membership:
+      - fenix.maintenance.cloud
 """

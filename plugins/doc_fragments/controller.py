@@ -30,4 +30,12 @@ options:
       - Seconds to wait for the answer to one HTTP request.
     type: int
     default: 30
+attributes:
+  action_group:
+    description:
+      - Use C(group/fenix.maintenance.controller) in C(module_defaults) to set the controller's
+        options (O(url), O(token), ...) once for every module of the group.
+    support: full
+    membership:
+      - fenix.maintenance.controller
 """

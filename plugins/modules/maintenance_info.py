@@ -41,6 +41,12 @@ options:
       - With O(session_id), read the session's event log too (an extension of the Fenix API).
     type: bool
     default: false
+  events_after:
+    description:
+      - With O(events=true), read only the events after this event id (the highest C(id)
+        already read), to follow a session without reading its whole log again.
+    type: int
+    default: 0
   instance_ids:
     description:
       - Instances whose constraints to read. An instance without constraints gives V(null).
@@ -118,7 +124,7 @@ sessions:
   elements: dict
   sample: []
 events:
-  description: The event log of O(session_id), oldest first.
+  description: The event log of O(session_id) (after O(events_after)), oldest first.
   returned: when O(events=true) and O(session_id) is given
   type: list
   elements: dict
@@ -127,6 +133,11 @@ events:
       at: "2026-01-05T10:00:00+00:00"
       kind: session.created
       new: MAINTENANCE
+events_unsupported:
+  description: V(true) when O(events=true) failed because the controller keeps no event log.
+  returned: on that failure
+  type: bool
+  sample: true
 instance_constraints:
   description: The constraints of each of O(instance_ids), keyed by instance id.
   returned: when O(instance_ids) is given
@@ -155,6 +166,9 @@ from ansible_collections.fenix.maintenance.plugins.module_utils._controller_clie
     ControllerError,
     controller_from_module,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils._progress import (
+    UNSUPPORTED_LOG_STATUSES,
+)
 
 NAME_KEY = "fenix_name"
 
@@ -168,14 +182,28 @@ def or_none_if_missing(read, key):
         raise
 
 
+def read_events(module, client, result):
+    params = module.params
+    try:
+        return client.session_events(params["session_id"], after=params["events_after"])
+    except ControllerError as exc:
+        if exc.status not in UNSUPPORTED_LOG_STATUSES:
+            raise
+        module.fail_json(
+            msg=f"the controller keeps no event log for session {params['session_id']} "
+            f"({exc.message}); read the session without events=true",
+            events_unsupported=True,
+            error=exc.to_dict(),
+            **result,
+        )
+
+
 def gather(module, client):
     params = module.params
     result = dict(changed=False, session_ids=client.list_session_ids())
     if params["session_id"]:
         try:
             result["session"] = client.get_session_detail(params["session_id"])
-            if params["events"]:
-                result["events"] = client.session_events(params["session_id"])
         except ControllerError as exc:
             if exc.not_found:
                 module.fail_json(
@@ -184,6 +212,8 @@ def gather(module, client):
                     session_ids=result["session_ids"],
                 )
             raise
+        if params["events"]:
+            result["events"] = read_events(module, client, result)
     if params["name"] or params["details"]:
         sessions = []
         for session_id in result["session_ids"]:
@@ -212,6 +242,7 @@ def main():
         name=dict(type="str"),
         details=dict(type="bool", default=False),
         events=dict(type="bool", default=False),
+        events_after=dict(type="int", default=0),
         instance_ids=dict(type="list", elements="str", default=[]),
         group_ids=dict(type="list", elements="str", default=[]),
     )

@@ -108,10 +108,29 @@ options:
       - Seconds between two reads of the session while waiting.
     type: float
     default: 2.0
+  display_progress:
+    description:
+      - While O(wait=true), print a line in the play's output for each step of the session as
+        it happens (each host's state change, each step the projects' managers are asked and
+        their answers, each instance moved, each action plug-in run), so a job's log (AWX's
+        too) shows the session live instead of one silent task.
+      - The lines come from the controller's event log; a controller without one gets the
+        changes seen between two reads of the session.
+      - With V(false) the module follows the session silently in one call.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - fenix.maintenance.controller
   - fenix.maintenance.attributes
 attributes:
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options
+      can be executed on the controller.
+    support: full
+    details:
+      - The action plug-in follows the session (with O(wait=true) and O(display_progress=true))
+        through M(fenix.maintenance.maintenance_info) calls on the task's host, and prints each
+        step on the machine that runs the play.
   check_mode:
     support: full
     details: In check mode nothing is created or deleted, and nothing is waited for.
@@ -224,9 +243,15 @@ from ansible_collections.fenix.maintenance.plugins.module_utils._controller_clie
     deadline_after,
     seconds_left,
 )
+from ansible_collections.fenix.maintenance.plugins.module_utils._progress import (
+    UNSUPPORTED_LOG_STATUSES,
+    deleted_message,
+    failed_message,
+    progress_entry,
+    unfinished_message,
+)
 
 NAME_KEY = "fenix_name"
-STATE_EVENTS = ("session.created", "session.state")
 
 
 def utc_now():
@@ -309,7 +334,7 @@ class Follower:
             try:
                 self._read_events()
             except ControllerError as exc:
-                if exc.status not in (404, 405, 501):
+                if exc.status not in UNSUPPORTED_LOG_STATUSES:
                     raise
                 # A controller without the event log: record what polling sees instead.
                 self._use_events = False
@@ -330,10 +355,9 @@ class Follower:
     def _read_events(self):
         for event in self.client.session_events(self.session_id, after=self._last_event):
             self._last_event = max(self._last_event, event.get("id") or 0)
-            if event.get("kind") in STATE_EVENTS:
-                self.progress.append(
-                    dict(state=event.get("new"), previous=event.get("old"), at=event.get("at"))
-                )
+            entry = progress_entry(event)
+            if entry:
+                self.progress.append(entry)
 
     def follow(self, timeout, interval):
         deadline = deadline_after(timeout)
@@ -352,28 +376,14 @@ def follow(module, client, detail, result):
         detail = follower.follow(params["wait_timeout"], params["poll_interval"])
     except ControllerError as exc:
         if exc.not_found:
-            module.fail_json(
-                msg=f"session {session_id} was deleted while it was followed",
-                progress=follower.progress,
-                **result,
-            )
+            module.fail_json(msg=deleted_message(session_id), progress=follower.progress, **result)
         raise
     result.update(session=detail, progress=follower.progress)
     if detail["state"] == MAINTENANCE_FAILED:
-        module.fail_json(
-            msg=f"maintenance session {session_id} ended {MAINTENANCE_FAILED}: "
-            f"{detail.get('error') or 'no error recorded'}. Fix the cause, then resume it (PUT "
-            f"/v1/maintenance/{session_id} with the state to resume from) or delete it with "
-            "state=absent",
-            **result,
-        )
+        module.fail_json(msg=failed_message(session_id, detail), **result)
     if not is_final(detail["state"]):
         module.fail_json(
-            msg=f"maintenance session {session_id} is still in {detail['state']} "
-            f"({detail.get('percent_done')}% done) after {params['wait_timeout']} s; it goes on "
-            f"on the controller: follow it again with session_id={session_id} or read it with "
-            "maintenance_info",
-            **result,
+            msg=unfinished_message(session_id, detail, params["wait_timeout"]), **result
         )
 
 
@@ -448,6 +458,8 @@ def main():
         wait=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=3600),
         poll_interval=dict(type="float", default=2.0),
+        # Read by the action plug-in, which follows the session itself to print its progress.
+        display_progress=dict(type="bool", default=True),
     )
     argument_spec.update(CONTROLLER_ARGSPEC)
     module = AnsibleModule(

@@ -50,7 +50,13 @@ def _ignore_eventlet_fork_warning():
     warnings.filterwarnings("ignore", message=EVENTLET_FORK_WARNING, category=DeprecationWarning)
 
 
-@pytest.fixture(params=BACKENDS)
+def _backend_param(backend: str):
+    """PostgreSQL runs count as slow (a database created and dropped per test): the quick loop,
+    `pytest -m "not slow"`, runs each database test on SQLite only."""
+    return pytest.param(backend, marks=pytest.mark.slow) if backend == "postgresql" else backend
+
+
+@pytest.fixture(params=[_backend_param(backend) for backend in BACKENDS])
 def database_url(request, tmp_path) -> str:
     """An empty database on each backend in turn: a SQLite file, then a fresh PostgreSQL one."""
     if request.param == "sqlite":

@@ -11,8 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fenix.cli import main
 from tests.controller.live import wait_until
+
+pytestmark = pytest.mark.slow
 
 FENIX = str(Path(sys.executable).parent / "fenix")
 

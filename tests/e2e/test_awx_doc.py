@@ -84,3 +84,97 @@ def test_extra_vars_are_playbook_variables(playbook_vars):
 def test_modules_read_the_injected_environment():
     client = (ROOT / "plugins" / "module_utils" / "_controller_client.py").read_text()
     assert '"FENIX_URL"' in client and '"FENIX_TOKEN"' in client
+
+
+PLAYBOOKS = ROOT / "playbooks"
+JOB_TYPES = {"run", "check"}
+LINK_KINDS = ("success_nodes", "failure_nodes", "always_nodes")
+
+
+def _vars_of(playbook: str) -> set[str]:
+    text = (ROOT / playbook).read_text(encoding="utf-8")
+    yaml.safe_load(text)
+    return set(re.findall(r"\bfenix_[a-z_]+\b", text))
+
+
+def test_job_templates_run_playbooks_of_this_project():
+    templates = _block("job_templates")
+    names = [t["name"] for t in templates]
+    assert len(names) == len(set(names))
+    for template in templates:
+        assert template["job_type"] in JOB_TYPES
+        assert (ROOT / template["playbook"]).is_file(), template["playbook"]
+        assert template["playbook"].startswith("playbooks/")
+    # The rolling upgrade is the job template of step 5.
+    [upgrade] = [t for t in templates if t["playbook"] == "playbooks/rolling_upgrade.yml"]
+    assert f"| Name | {upgrade['name']} |" in DOC.read_text(encoding="utf-8")
+
+
+def _workflow_graph() -> tuple[dict[str, dict], dict[str, list[tuple[str, str]]]]:
+    workflow = _block("workflow_job_template")
+    nodes = {n["identifier"]: n for n in workflow["workflow_nodes"]}
+    assert len(nodes) == len(workflow["workflow_nodes"]), "an identifier is used twice"
+    links = {
+        identifier: [
+            (kind, target["identifier"])
+            for kind in LINK_KINDS
+            for target in node.get("related", {}).get(kind, [])
+        ]
+        for identifier, node in nodes.items()
+    }
+    return nodes, links
+
+
+def test_workflow_nodes_link_only_to_nodes_and_templates_that_exist():
+    nodes, links = _workflow_graph()
+    templates = {t["name"] for t in _block("job_templates")}
+    for identifier, node in nodes.items():
+        template = node["unified_job_template"]
+        if template["type"] == "job_template":
+            assert template["name"] in templates, (
+                f"{identifier}: no job template {template['name']}"
+            )
+        else:
+            assert template["type"] == "workflow_approval"
+            assert isinstance(template["timeout"], int) and template["timeout"] > 0
+        assert set(node.get("related", {})) <= set(LINK_KINDS)
+        for link in links[identifier]:
+            target = link[1]
+            assert target in nodes, f"{identifier} links to unknown node {target}"
+
+
+def test_workflow_is_pre_check_approval_upgrade_then_post_check_always():
+    nodes, links = _workflow_graph()
+    linked_to = {link[1] for targets in links.values() for link in targets}
+    [root] = [i for i in nodes if i not in linked_to]
+    playbook_of = {t["name"]: t["playbook"] for t in _block("job_templates")}
+    chain, current = [], root
+    while True:
+        template = nodes[current]["unified_job_template"]
+        if template["type"] == "job_template":
+            chain.append(playbook_of[template["name"]])
+        else:
+            chain.append(template["type"])
+        if not links[current]:
+            break
+        [(kind, current)] = links[current]
+        chain.append(kind)
+    assert chain == [
+        "playbooks/pre_check.yml",
+        "success_nodes",
+        "workflow_approval",
+        "success_nodes",
+        "playbooks/rolling_upgrade.yml",
+        "always_nodes",
+        "playbooks/post_check.yml",
+    ]
+
+
+def test_workflow_and_credential_variables_reach_every_playbook_of_the_workflow():
+    workflow = _block("workflow_job_template")
+    credential = _block("credential_type")
+    for template in _block("job_templates"):
+        playbook_vars = _vars_of(template["playbook"])
+        assert set(workflow["extra_vars"]) - {"fenix_wait_timeout"} <= playbook_vars, template
+        assert set(credential["injectors"]["extra_vars"]) <= playbook_vars, template
+    assert set(workflow["extra_vars"]) <= _vars_of("playbooks/rolling_upgrade.yml")

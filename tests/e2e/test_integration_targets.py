@@ -20,6 +20,8 @@ import pytest
 
 from tests.e2e.conftest import ROOT, http_json
 
+pytestmark = pytest.mark.slow
+
 TARGETS = ROOT / "tests" / "integration" / "targets"
 VNFM_SECRET = "integration-secret"  # the secret the vnfm_handshake target signs with
 

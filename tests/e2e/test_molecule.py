@@ -13,6 +13,8 @@ import pytest
 
 from tests.e2e.conftest import BIN, ROOT
 
+pytestmark = pytest.mark.slow
+
 SCENARIOS = sorted(p.parent.name for p in (ROOT / "extensions" / "molecule").glob("*/molecule.yml"))
 
 

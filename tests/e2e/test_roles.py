@@ -16,6 +16,8 @@ import subprocess
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 
 def write_playbook(path, role: str, variables: dict) -> str:
     path.write_text(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.e2e.conftest import http_json
+
+pytestmark = pytest.mark.slow
 
 SIM_HOSTS = ["compute-1", "compute-2", "compute-3", "compute-4"]
 

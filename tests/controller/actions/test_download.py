@@ -89,6 +89,7 @@ def test_missing_url_names_it(tmp_path, plugin_server):
         fetch_plugins([f"{plugin_server}/nope.tar.gz#sha256={'0' * 64}"], tmp_path, allow_http=True)
 
 
+@pytest.mark.slow
 def test_session_runs_a_downloaded_plugin(live_stack, plugin_server):
     live = live_stack.start(
         cloud={"hosts": 2, "projects": 1, "instances": 1}, allow_http_downloads=True

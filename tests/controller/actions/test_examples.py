@@ -11,6 +11,8 @@ from fenix.actions.plugins import resolve_playbook
 from fenix.actions.runner import run_playbook
 from fenix.wsgi import serve_in_thread
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def listening_port():

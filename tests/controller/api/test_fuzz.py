@@ -37,6 +37,8 @@ from schemathesis.specs.openapi import checks as openapi_checks
 from fenix.wsgi import serve_in_thread
 from tests.controller.live import LiveController, wait_until
 
+pytestmark = pytest.mark.slow
+
 CHECKS = [
     schemathesis.checks.not_a_server_error,
     openapi_checks.status_code_conformance,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.controller.live import wait_until
@@ -53,6 +54,7 @@ def test_a_scraper_asking_for_openmetrics_gets_it(client):
     assert response.get_data(as_text=True).rstrip().endswith("# EOF")
 
 
+@pytest.mark.slow
 def test_a_whole_session_is_counted_steps_hosts_replies_and_deliveries(live_stack):
     live = live_stack.start(
         cloud={"hosts": 3, "projects": 2, "instances": 2, "maintain_seconds": 1.5}
@@ -107,6 +109,7 @@ def test_a_whole_session_is_counted_steps_hosts_replies_and_deliveries(live_stac
     assert _value(after, "fenix_outbox_messages", event_type=planned, state="DELIVERED") > 0
 
 
+@pytest.mark.slow
 def test_silent_and_missing_managers_are_counted_as_such(live_stack):
     live = live_stack.start(
         cloud={"hosts": 2, "projects": 2, "instances": 1}, reply_window=0.3, long_reply_window=0.3

@@ -141,6 +141,7 @@ def _closed_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_every_answer_of_a_real_session_matches_the_document(live_stack):
     live = live_stack.start(cloud={"hosts": 2, "projects": 2, "instances": 1})
     live.add_manager("project-1")

@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fenix.demo.runner import DemoOptions, run_demo
+
+pytestmark = pytest.mark.slow
 
 FENIX = str(Path(sys.executable).parent / "fenix")
 

@@ -8,12 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fenix.demo.clouds import KubernetesDemoCloud, OpenStackDemoCloud
 from fenix.demo.runner import DemoOptions
 from fenix.drivers.base import HostKind
 from tests.controller.openstack_warnings import OPENSTACKSDK_MARKS
 
-pytestmark = OPENSTACKSDK_MARKS
+pytestmark = [*OPENSTACKSDK_MARKS, pytest.mark.slow]
 
 FENIX = str(Path(sys.executable).parent / "fenix")
 

@@ -163,6 +163,7 @@ def test_demo_refuses_a_timeline_it_could_not_write_before_running(tmp_path, cap
     assert "name a .svg or .png file" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_fenix_demo_writes_the_timeline(tmp_path, capsys):
     report, timeline = tmp_path / "report.json", tmp_path / "timeline.svg"
 

@@ -136,6 +136,7 @@ def test_kubernetes_without_its_kubeconfig_says_what_to_pass(tmp_path):
         make_driver(Settings(cloud="kubernetes", kubeconfig=str(tmp_path / "missing")))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cloud", ["openstack", "kubernetes"])
 def test_fenix_serve_drives_the_cloud_named_on_its_command_line(cloud, request, tmp_path):
     command = [FENIX, "serve", "--port", "0", "--no-engine", "--cloud", cloud]

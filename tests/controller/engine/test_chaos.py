@@ -36,6 +36,8 @@ from fenix.vnfm import SampleVnfm, VnfmConfig
 from tests.controller.live import wait_until
 from tests.controller.processes import Balancer, ControllerProcess, free_port
 
+pytestmark = pytest.mark.slow
+
 SEED = int(os.environ.get("FENIX_CHAOS_SEED", "7"))
 MIN_KILLS = int(os.environ.get("FENIX_CHAOS_KILLS", "20"))
 RUN_LIMIT = 240.0

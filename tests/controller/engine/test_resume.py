@@ -14,6 +14,8 @@ from fenix.vnfm import SampleVnfm, VnfmConfig
 from tests.controller.live import wait_until
 from tests.controller.processes import ControllerProcess
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def cloud():

@@ -44,6 +44,7 @@ def _start(live_stack, maintain_seconds: float):
     )
 
 
+@pytest.mark.slow
 def test_an_engine_that_lost_its_lease_stops_running_the_session(live_stack):
     live = _start(live_stack, maintain_seconds=2.0)
 
@@ -58,6 +59,7 @@ def test_an_engine_that_lost_its_lease_stops_running_the_session(live_stack):
     assert live.detail(session_id)["state"] not in ("MAINTENANCE_DONE", "MAINTENANCE_FAILED")
 
 
+@pytest.mark.slow
 def test_a_session_whose_lease_is_given_back_is_resumed_to_the_end(live_stack):
     live = _start(live_stack, maintain_seconds=1.0)
     session_id = _lose_lease(live)

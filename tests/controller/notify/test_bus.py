@@ -29,6 +29,8 @@ from tests.controller.live import wait_until
 
 from .conftest import FAST_DELIVERY, settled, subscribe
 
+pytestmark = pytest.mark.slow
+
 RABBIT_URL = os.environ.get("FENIX_TEST_RABBIT_URL", "rabbit://guest:guest@127.0.0.1:5672/")
 RABBIT_ADDRESS = ("127.0.0.1", 5672)
 

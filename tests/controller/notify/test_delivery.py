@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import select
 
 from fenix.db.models import Event
@@ -23,6 +24,7 @@ def _unique_in_arrival_order(received) -> list[str]:
     return kept
 
 
+@pytest.mark.slow
 def test_a_receiver_that_fails_times_out_and_comes_back_loses_nothing(
     receiver, outbox_db, start_worker
 ):
@@ -91,6 +93,7 @@ def test_a_delivery_that_keeps_failing_is_dead_and_the_next_ones_go_on(
         assert event.data["attempts"] == 3 and event.data["callback_url"] == url
 
 
+@pytest.mark.slow
 def test_a_timeout_counts_as_a_failure(receiver, outbox_db, start_worker):
     subscription = subscribe(outbox_db, receiver.script("/hook", "slow", "slow"))
     emit_sessions(outbox_db, 1)
@@ -169,6 +172,7 @@ def test_signature_is_hmac_sha256_of_the_exact_body():
     assert not verify_signature("key", body, "sha1=" + header[7:])
 
 
+@pytest.mark.slow
 def test_a_stopping_worker_gives_back_what_it_was_sending(receiver, outbox_db, start_worker):
     # More slow subscribers than the worker may send to at once: two wait their turn.
     subscriptions = [subscribe(outbox_db, receiver.script(f"/slow-{n}", "slow")) for n in range(10)]

@@ -5,7 +5,11 @@ from __future__ import annotations
 import socket
 import time
 
+import pytest
+
 from tests.controller.live import wait_until
+
+pytestmark = pytest.mark.slow
 
 
 def _closed_port() -> int:

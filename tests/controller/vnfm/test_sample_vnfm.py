@@ -252,6 +252,7 @@ def test_start_fails_clearly_when_the_controller_is_unreachable(own_controller):
         vnfm.start()
 
 
+@pytest.mark.slow
 def test_a_reply_waits_out_a_controller_restart(own_controller, caplog):
     caplog.set_level(logging.WARNING, logger="urllib3.connectionpool")
     config = VnfmConfig(controller_url=own_controller.url, project_id=PROJECT, token=TOKEN)

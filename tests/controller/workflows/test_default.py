@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from fenix.drivers.simulated import SimulatedDriver
 from tests.controller.live import wait_until
 
@@ -16,6 +18,7 @@ def _kinds(events: list[dict], kind: str) -> list[dict]:
     return [e for e in events if e["kind"] == kind]
 
 
+@pytest.mark.slow
 def test_acking_managers_get_every_host_maintained_with_live_migrations_serving(live_stack):
     live = live_stack.start(cloud={"hosts": 3, "projects": 2, "instances": 3})
     live_manager = live.add_manager("project-1", instance_action="LIVE_MIGRATE")
@@ -101,6 +104,7 @@ def test_nack_of_maintenance_fails_the_session_before_any_host_is_touched(live_s
     assert all(h["enabled"] for h in live.cloud_report()["hosts"].values())
 
 
+@pytest.mark.slow
 def test_silent_manager_is_given_the_default_after_its_reply_window(live_stack):
     live = live_stack.start(
         cloud={"hosts": 3, "projects": 1, "instances": 2}, reply_window=0.5, long_reply_window=0.5
@@ -116,6 +120,7 @@ def test_silent_manager_is_given_the_default_after_its_reply_window(live_stack):
     assert all(e["subject"] == "project-1" for e in timeouts)
 
 
+@pytest.mark.slow
 def test_no_room_to_empty_a_host_asks_managers_to_scale_in_and_back_out(live_stack):
     live = live_stack.start(cloud={"hosts": 3, "projects": 2, "instances": 2})
     driver = SimulatedDriver(live.sim_url)
@@ -166,6 +171,7 @@ def test_failed_migration_fails_the_session_and_put_resumes_it(live_stack):
     assert len(live.cloud_report()["instances"]) == 3
 
 
+@pytest.mark.slow
 def test_deleting_a_running_session_gives_its_hosts_back(live_stack):
     live = live_stack.start(cloud={"hosts": 3, "projects": 1, "instances": 3})
     live.add_manager("project-1", reply_delay=3.0)

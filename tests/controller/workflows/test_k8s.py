@@ -15,6 +15,8 @@ from fenix.drivers.kubernetes.simulator import SimCluster, SimClusterConfig, sta
 from fenix.wsgi import ServerHandle
 from tests.controller.live import LiveController
 
+pytestmark = pytest.mark.slow
+
 FAST = {"create_seconds": 0.1, "ready_seconds": 0.1, "terminate_seconds": 0.1}
 DRIVER = {"eviction_retry": 0.05, "poll_interval": 0.02, "request_timeout": 5.0}
 

@@ -21,7 +21,7 @@ from fenix.wsgi import ServerHandle
 from tests.controller.live import LiveController
 from tests.controller.openstack_warnings import OPENSTACKSDK_MARKS
 
-pytestmark = OPENSTACKSDK_MARKS
+pytestmark = [*OPENSTACKSDK_MARKS, pytest.mark.slow]
 
 FAST = {
     "live_migrate_seconds": 0.1,

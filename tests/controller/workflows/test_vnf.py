@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from fenix.demo.runner import DemoOptions, run_demo
 from fenix.drivers.simulated import SimulatedDriver
 from fenix.runtime import Runtime
@@ -15,6 +17,8 @@ from tests.controller.workflows.vnf_helpers import (
     most_at_once,
     session_states,
 )
+
+pytestmark = pytest.mark.slow
 
 P1, P2 = "project-1", "project-2"
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from datetime import UTC
 
+import pytest
+
 from tests.controller.workflows.vnf_helpers import (
     at,
     group_of,
@@ -18,6 +20,8 @@ from tests.controller.workflows.vnf_helpers import (
     moves,
     put_instance,
 )
+
+pytestmark = pytest.mark.slow
 
 P1 = "project-1"
 
