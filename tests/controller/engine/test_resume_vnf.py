@@ -18,6 +18,8 @@ from fenix.vnfm import SampleVnfm, VnfmConfig
 from tests.controller.live import wait_until
 from tests.controller.processes import Balancer, ControllerProcess, free_port
 
+pytestmark = pytest.mark.slow  # whole sessions through live controllers
+
 PROJECTS = {"project-1": "LIVE_MIGRATE", "project-2": "MIGRATE"}
 
 

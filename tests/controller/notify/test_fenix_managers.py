@@ -12,6 +12,8 @@ from fenix.drivers.simulated import SimulatedDriver
 from tests.controller.fenix_style_manager import FenixStyleManager
 from tests.controller.live import wait_until
 
+pytestmark = pytest.mark.slow  # whole sessions through live controllers
+
 WORK_SECONDS = 3.0
 """A question's handler works this long before answering: past the 5 s that a delivery was
 once allowed (the long steps below work twice as long)."""

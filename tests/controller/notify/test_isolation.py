@@ -175,6 +175,7 @@ def trickling() -> Iterator[TricklingServer]:
     server.close()
 
 
+@pytest.mark.slow
 def test_eight_trickling_receivers_of_one_project_do_not_delay_another_project(
     receiver, outbox_db, start_worker, trickling
 ):
@@ -249,6 +250,7 @@ def _rss_bytes() -> int:
     raise AssertionError("no VmRSS in /proc/self/status")
 
 
+@pytest.mark.slow
 def test_a_300_mb_answer_is_not_read_into_memory(outbox_db, start_worker):
     server = subprocess.Popen(
         [sys.executable, "-c", _BIG_ANSWER], stdout=subprocess.PIPE, text=True

@@ -246,6 +246,7 @@ def test_deleting_a_session_planned_for_later_frees_its_hosts_at_once(live_stack
     assert second
 
 
+@pytest.mark.slow
 def test_managers_are_told_at_creation_and_no_host_is_touched_before_maintenance_at(live_stack):
     live = live_stack.start(cloud={"hosts": 3, "projects": 1, "instances": 2}, reply_window=4.0)
     manager = live.add_manager("project-1")
@@ -280,6 +281,7 @@ def test_managers_are_told_at_creation_and_no_host_is_touched_before_maintenance
     assert touched and min(datetime.fromisoformat(e["at"]) for e in touched) >= maintenance_at
 
 
+@pytest.mark.slow
 def test_the_default_workflow_tells_each_move_it_carried_out(live_stack):
     live = live_stack.start(cloud={"hosts": 3, "projects": 1, "instances": 3})
     manager = live.add_manager("project-1", instance_action="MIGRATE")
