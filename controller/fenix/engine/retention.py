@@ -27,9 +27,10 @@ def prune_finished_sessions(runtime, now: datetime | None = None) -> list[str]:
     with runtime.db.transaction() as repo:
         due = repo.prunable_session_ids(now - timedelta(days=days))
     for session_id in due:
+        # Files first: once the records say pruned, nothing of the session is left on disk.
+        shutil.rmtree(Path(runtime.settings.artifacts_dir) / session_id, ignore_errors=True)
         with runtime.db.transaction() as repo:
             events, outbox = repo.prune_session_records(session_id, now)
-        shutil.rmtree(Path(runtime.settings.artifacts_dir) / session_id, ignore_errors=True)
         LOG.info(
             "session %s ended over %s days ago: pruned %d events, %d notifications and its "
             "runner artifacts",
