@@ -90,6 +90,9 @@ options:
   download:
     description:
       - URLs of workflow or action plug-ins for the controller to download first.
+      - Each URL is https (plain http only where the controller allows it) and names the
+        SHA-256 of its content in pip's form, C(https://example.com/plugins.tar.gz#sha256=<hex>);
+        the controller checks it before using anything downloaded.
     type: list
     elements: str
     default: []
