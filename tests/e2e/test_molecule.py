@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-import molecule  # noqa: F401  (a declared test dependency: fail loudly without it)
+import molecule  # noqa: F401  # pylint: disable=unused-import  # declared: fail loudly without it
 import pytest
 
 from tests.e2e.conftest import BIN, ROOT
