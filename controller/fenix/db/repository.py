@@ -161,11 +161,7 @@ class Repository:
 
     def runnable_session_ids(self, now: datetime, owner: str) -> list[str]:
         """Sessions with work left, that are due and whose lease is free, expired or ours."""
-        holds_disabled_host = (
-            select(SessionHost.id)
-            .where(SessionHost.session_id == Session.id, SessionHost.disabled.is_(True))
-            .exists()
-        )
+        holds_disabled_host = _holds_disabled_host()
         query = (
             select(Session.id)
             .where(
@@ -191,11 +187,7 @@ class Repository:
     def prunable_session_ids(self, finished_before: datetime, limit: int = 100) -> list[str]:
         """Finished sessions (final, holding no host) untouched since `finished_before` and
         not pruned yet, oldest first."""
-        holds_disabled_host = (
-            select(SessionHost.id)
-            .where(SessionHost.session_id == Session.id, SessionHost.disabled.is_(True))
-            .exists()
-        )
+        holds_disabled_host = _holds_disabled_host()
         query = (
             select(Session.id)
             .where(
@@ -610,3 +602,12 @@ class Repository:
         return [
             (kind, state, int(n), int(tries)) for kind, state, n, tries in self.orm.execute(query)
         ]
+
+
+def _holds_disabled_host():
+    """For a query over sessions: the session still holds a host it took out of service."""
+    return (
+        select(SessionHost.id)
+        .where(SessionHost.session_id == Session.id, SessionHost.disabled.is_(True))
+        .exists()
+    )
