@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import os
 import uuid
-import warnings
 
 import psycopg
 import pytest
 
-from fenix.openstack_imports import EVENTLET_FORK_WARNING
 from tests.controller.live import LiveStack
 
 ADMIN_URL = os.environ.get("FENIX_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -43,11 +41,6 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.write_sep("-", f"report: {nodeid}")
         for line in lines:
             terminalreporter.write_line(line)
-
-
-@pytest.fixture(autouse=True)
-def _ignore_eventlet_fork_warning():
-    warnings.filterwarnings("ignore", message=EVENTLET_FORK_WARNING, category=DeprecationWarning)
 
 
 def _backend_param(backend: str):
