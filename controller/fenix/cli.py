@@ -138,11 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     return _vnfm(args)
 
 
-def _wait_for_signal() -> None:
+def _stop_on_signal() -> threading.Event:
+    """An event SIGINT and SIGTERM set. Installed before the API accepts a connection, so a
+    signal sent as soon as it answers still ends in a clean shutdown, not a kill."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
+    return stop
 
 
 def _serve(args) -> int:
@@ -184,6 +186,7 @@ def _serve(args) -> int:
         connection_limit=settings.connection_limit,
         channel_timeout=settings.idle_timeout,
     )
+    stop = _stop_on_signal()
     server = serve_in_thread(
         app, settings.bind_host, settings.port, threads=settings.threads, name="api", limits=limits
     )
@@ -196,7 +199,7 @@ def _serve(args) -> int:
     )
     print(f"fenix controller listening on {server.url}", flush=True)
     try:
-        _wait_for_signal()
+        stop.wait()
     finally:
         log.info("shutting down: sessions stop at a safe point")
         server.stop()

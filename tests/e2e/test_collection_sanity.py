@@ -17,6 +17,8 @@ from ansible.release import __version__ as ansible_version
 
 from tests.e2e.conftest import BIN, ROOT
 
+pytestmark = pytest.mark.slow
+
 MODULES = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py"))
 
 GET_PIP_STAND_IN = '''\
@@ -27,8 +29,6 @@ import ensurepip
 import os
 import subprocess
 import sys
-
-pytestmark = pytest.mark.slow
 
 args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
 ensurepip.bootstrap()
@@ -142,12 +142,11 @@ def _ensure_pip_bootstrap() -> None:
     """ansible-test bootstraps pip in its venvs with a script it caches under ~/.ansible."""
     cache = Path.home() / ".ansible" / "test" / "cache"
     script = cache / "get_pip_24_2.py"
-    if not script.exists():
+    if not script.exists() or script.read_text() != GET_PIP_STAND_IN:
         cache.mkdir(parents=True, exist_ok=True)
         script.write_text(GET_PIP_STAND_IN)
 
 
-@pytest.mark.slow
 def test_ansible_test_sanity_passes_on_the_built_collection(installed):
     collection = installed / "ansible_collections" / "fenix" / "maintenance"
     # The repository's ignore file, as the built collection ships it.
