@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 
 from fenix.client.commands import add_session_parser, run_session_command
-from fenix.logmask import mask_all_handlers, mask_passwords
+from fenix.logmask import mask_all_handlers
 
 DEMO_HOSTS = 4
 DEMO_HOSTS_VNF = 8
@@ -27,24 +25,43 @@ def _add_sim_options(parser: argparse.ArgumentParser, *, prefix: str = "sim-") -
     )
 
 
+def _add_controller_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port (default 12347)")
+    parser.add_argument("--db", default=None, help="SQLAlchemy URL (or FENIX_DATABASE_URL)")
+    parser.add_argument("--public-url", default=None, help="URL managers use to reach us")
+    parser.add_argument("--cloud", choices=["simulated", "openstack", "kubernetes"], default=None)
+    parser.add_argument("--os-cloud", default=None, help="openstack: the cloud in clouds.yaml")
+    parser.add_argument("--os-region", default=None, help="openstack: the region")
+    parser.add_argument("--kubeconfig", default=None, help="kubernetes: the kubeconfig file")
+    parser.add_argument("--kube-context", default=None, help="kubernetes: its context")
+    parser.add_argument("--sim-url", default=None, help="a running simulated cloud")
+    _add_sim_options(parser)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fenix", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="run the controller (REST API and engine)")
-    serve.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=None, help="port (default 12347)")
-    serve.add_argument("--db", default=None, help="SQLAlchemy URL (or FENIX_DATABASE_URL)")
-    serve.add_argument("--public-url", default=None, help="URL managers use to reach us")
-    serve.add_argument("--cloud", choices=["simulated", "openstack", "kubernetes"], default=None)
-    serve.add_argument("--os-cloud", default=None, help="openstack: the cloud in clouds.yaml")
-    serve.add_argument("--os-region", default=None, help="openstack: the region")
-    serve.add_argument("--kubeconfig", default=None, help="kubernetes: the kubeconfig file")
-    serve.add_argument("--kube-context", default=None, help="kubernetes: its context")
-    serve.add_argument("--sim-url", default=None, help="a running simulated cloud")
-    _add_sim_options(serve)
+    serve = commands.add_parser(
+        "serve", help="run the controller: the REST API, and the engine in a process of its own"
+    )
+    _add_controller_options(serve)
     serve.add_argument("--no-engine", action="store_true", help="API only, run no sessions")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="API processes on the port (default 1; more need PostgreSQL)",
+    )
+    engine = commands.add_parser(
+        "engine",
+        help="run sessions and deliver notifications, no API (beside `fenix serve --no-engine`)",
+    )
+    _add_controller_options(engine)
+    worker = commands.add_parser("api-worker", add_help=False)  # started by `fenix serve` only
+    worker.add_argument("listen_fd", type=int)
 
     demo = commands.add_parser("demo", help="a whole maintenance session on a simulated cloud")
     demo.add_argument(
@@ -131,29 +148,19 @@ def main(argv: list[str] | None = None) -> int:
             actions=not args.no_actions,
         )
         return run_demo(options)
-    if args.command == "serve":
-        return _serve(args)
+    if args.command in ("serve", "engine", "api-worker"):
+        return _controller(args)
     if args.command == "session":
         return run_session_command(args)
     return _vnfm(args)
 
 
-def _stop_on_signal() -> threading.Event:
-    """An event SIGINT and SIGTERM set. Installed before the API accepts a connection, so a
-    signal sent as soon as it answers still ends in a clean shutdown, not a kill."""
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    return stop
-
-
-def _serve(args) -> int:
-    from fenix.api.auth import AuthConfigError
-    from fenix.app import create_app
+def _controller(args) -> int:
     from fenix.config import Settings
-    from fenix.runtime import Runtime
-    from fenix.wsgi import ServerLimits, serve_in_thread
+    from fenix.serve import run_api_worker, run_engine, serve
 
+    if args.command == "api-worker":
+        return run_api_worker(Settings(), args.listen_fd)
     overrides = {
         "bind_host": args.host,
         "port": args.port,
@@ -168,43 +175,14 @@ def _serve(args) -> int:
         "sim_hosts": args.sim_hosts,
         "sim_projects": args.sim_projects,
         "sim_instances": args.sim_instances,
+        "api_workers": getattr(args, "workers", None),
     }
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    if args.command == "engine":
+        return run_engine(settings)
     if args.no_engine:
         settings.run_engine = False
-    log = logging.getLogger("fenix")
-    runtime = Runtime(settings)
-    try:
-        # Authentication is set up here: without tokens it is open, and refused off loopback.
-        app = create_app(runtime)
-    except AuthConfigError as exc:
-        runtime.stop()
-        print(f"fenix serve: {exc}", file=sys.stderr)
-        return 2
-    limits = ServerLimits(
-        max_body_bytes=settings.max_body_bytes,
-        connection_limit=settings.connection_limit,
-        channel_timeout=settings.idle_timeout,
-    )
-    stop = _stop_on_signal()
-    server = serve_in_thread(
-        app, settings.bind_host, settings.port, threads=settings.threads, name="api", limits=limits
-    )
-    runtime.start()
-    log.info(
-        "fenix controller at %s (database %s, cloud %s)",
-        server.url,
-        mask_passwords(settings.database_url),
-        settings.cloud,
-    )
-    print(f"fenix controller listening on {server.url}", flush=True)
-    try:
-        stop.wait()
-    finally:
-        log.info("shutting down: sessions stop at a safe point")
-        server.stop()
-        runtime.stop()
-    return 0
+    return serve(settings, verbose=args.verbose)
 
 
 def _vnfm(args) -> int:

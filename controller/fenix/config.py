@@ -76,7 +76,17 @@ class Settings(BaseSettings):
     sim_maintain_seconds: float = 1.0
 
     run_engine: bool = True
+    """Run sessions in this process. `fenix serve` runs them in a process of its own (the API
+    processes set this false), `fenix serve --no-engine` nowhere, `fenix engine` only there."""
+    run_delivery: bool = True
+    """Deliver notifications from this process; the engine process does it under `fenix serve`."""
     engine_id: str | None = None
+    engine_wake_socket: str | None = None
+    """A Unix datagram socket the engine listens on, and the API processes send a wake to after
+    each change the engine waits for (fenix.engine.wake); `fenix serve` sets it."""
+    api_workers: int = Field(default=1, ge=1, le=64)
+    """API processes `fenix serve` runs on its one port; more than one needs a database that
+    several processes can write at once (PostgreSQL), not SQLite."""
     poll_interval: float = 0.1
     lease_seconds: float = 15.0
 

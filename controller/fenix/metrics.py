@@ -12,17 +12,23 @@ Two sources, each where it is exact:
 
 Each Runtime has its own registry (not prometheus_client's global one), so several controllers
 in one process, as in the tests, do not mix their figures.
+
+Under `fenix serve` the engine and the API are separate processes: `fenix serve` then names a
+directory in PROMETHEUS_MULTIPROC_DIR, every process writes its counts there, and /metrics adds
+up all of them (prometheus_client's multiprocess mode, as under gunicorn).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, values
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from fenix.engine.states import HostState, SessionState
@@ -41,41 +47,49 @@ class Metrics:
 
     def __init__(self, db: Database) -> None:
         self.registry = CollectorRegistry()
+        # In multiprocess mode the counts are read back from every process's files; registered
+        # here too, this process's own would be counted twice. (A process that imported
+        # prometheus_client before the directory was named keeps its counts in memory.)
+        shared_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        writes_files = values.ValueClass is not values.MutexValue
+        counted_in = None if shared_dir and writes_files else self.registry
         self._state_seconds = Histogram(
             "fenix_session_state_seconds",
             "Time a session spent in a state before moving on, per state (the engine's work "
             "and its waits for managers)",
             ["state"],
             buckets=STEP_BUCKETS,
-            registry=self.registry,
+            registry=counted_in,
         )
         self._host_seconds = Histogram(
             "fenix_host_maintenance_seconds",
             "Time from a host entering IN_MAINTENANCE to MAINTENANCE_COMPLETE (action plug-ins "
             "and the maintenance itself)",
             buckets=STEP_BUCKETS,
-            registry=self.registry,
+            registry=counted_in,
         )
         self._replies = Counter(
             "fenix_project_replies",
             "Outcomes of the steps projects were asked to answer: ACK, NACK, NO_REPLY (the "
             "window passed) or NO_MANAGER (no subscribed manager: default behaviour)",
             ["step", "outcome"],
-            registry=self.registry,
+            registry=counted_in,
         )
         self._reply_latency = Histogram(
             "fenix_project_reply_latency_seconds",
             "Seconds from notifying a project of a step to its ACK or NACK",
             ["step"],
             buckets=REPLY_BUCKETS,
-            registry=self.registry,
+            registry=counted_in,
         )
         self._rejected_replies = Counter(
             "fenix_project_replies_rejected",
             "Replies refused because they were not awaited (late, repeated, another step); "
             "each is logged with at most the first 4 KiB of its body",
-            registry=self.registry,
+            registry=counted_in,
         )
+        if shared_dir:
+            MultiProcessCollector(self.registry, path=shared_dir)
         self.registry.register(DatabaseCollector(db))
         ProcessCollector(registry=self.registry)
 

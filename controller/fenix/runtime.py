@@ -14,6 +14,7 @@ from fenix.actions.launcher import ActionLauncher
 from fenix.config import Settings
 from fenix.db.database import Database
 from fenix.drivers.base import CloudDriver
+from fenix.engine.wake import WakeListener, WakeSender
 from fenix.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -36,6 +37,10 @@ class Runtime:
         self.bus: BusSender | None = None
         self.actions = ActionLauncher(self)
         self._wakeup = threading.Condition()
+        self._wake_sender: WakeSender | None = None
+        self._wake_listener: WakeListener | None = None
+        if settings.engine_wake_socket and not settings.run_engine:
+            self._wake_sender = WakeSender(settings.engine_wake_socket)
 
     def _make_driver(self) -> CloudDriver:
         from fenix.drivers.factory import make_driver
@@ -55,19 +60,30 @@ class Runtime:
         return bus
 
     def start(self) -> None:
-        """Start the delivery worker, and the engine unless settings say not to."""
+        """Start the delivery worker and the engine, each unless settings say not to."""
         from fenix.engine.supervisor import Engine
         from fenix.notify.delivery import DeliveryWorker
 
-        self.bus = self._make_bus()
-        self.delivery = DeliveryWorker(self.db, self.settings, self.bus)
-        self.delivery.start()
+        if self.settings.run_delivery:
+            self.bus = self._make_bus()
+            self.delivery = DeliveryWorker(self.db, self.settings, self.bus)
+            self.delivery.start()
         if self.settings.run_engine:
             self.engine = Engine(self)
             self.engine.start()
+            if self.settings.engine_wake_socket:
+                self._wake_listener = WakeListener(
+                    self.settings.engine_wake_socket, self._wake_here
+                ).start()
 
     def wake(self, session_id: str | None = None) -> None:
-        """Something changed in the database (a reply, a PUT): let waiting workers look now."""
+        """Something changed in the database (a reply, a PUT): let waiting workers look now,
+        in this process and in the engine's when it runs apart."""
+        if self._wake_sender is not None:
+            self._wake_sender.send()
+        self._wake_here()
+
+    def _wake_here(self) -> None:
         with self._wakeup:
             self._wakeup.notify_all()
         if self.delivery is not None:
@@ -80,6 +96,10 @@ class Runtime:
             self._wakeup.wait(timeout)
 
     def stop(self) -> None:
+        if self._wake_listener is not None:
+            self._wake_listener.close()
+        if self._wake_sender is not None:
+            self._wake_sender.close()
         if self.engine is not None:
             self.engine.stop()
         if self.delivery is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import socket
 import threading
 from dataclasses import dataclass
 
@@ -85,11 +86,13 @@ class _JsonErrorChannel(HTTPChannel):
     error_task_class = _JsonErrorTask
 
 
-def _make_server(app, host: str, port: int, threads: int, limits: ServerLimits):
+def _make_server(
+    app, host: str, port: int, threads: int, limits: ServerLimits, sock: socket.socket | None = None
+):
+    where: dict = {"sockets": [sock]} if sock is not None else {"host": host, "port": port}
     server = create_server(
         app,
-        host=host,
-        port=port,
+        **where,
         threads=threads,
         ident="fenix",
         asyncore_loop_timeout=LOOP_TIMEOUT,
@@ -121,10 +124,15 @@ def serve_in_thread(
     threads: int = 8,
     name: str = "wsgi",
     limits: ServerLimits | None = None,
+    sock: socket.socket | None = None,
 ) -> ServerHandle:
-    """Serve on a background thread; port 0 takes a free port. Returns once it listens."""
-    server = _make_server(app, host, port, threads, limits or ServerLimits())
-    bound_port = server.effective_port  # type: ignore[attr-defined]
+    """Serve on a background thread; port 0 takes a free port. Returns once it listens.
+
+    `sock`: a listening socket to accept on instead of binding host:port, as the API worker
+    processes of `fenix serve --workers` share the one their parent bound.
+    """
+    server = _make_server(app, host, port, threads, limits or ServerLimits(), sock)
+    bound_port = sock.getsockname()[1] if sock is not None else server.effective_port  # type: ignore[attr-defined]
     thread = threading.Thread(target=_run_quietly, args=(server,), name=name, daemon=True)
     thread.start()
     return ServerHandle(f"http://{host}:{bound_port}", host, bound_port, server, thread)
