@@ -206,3 +206,32 @@ def test_api_workers_share_the_port_on_postgresql(tmp_path, sim_cloud, postgres_
         )
     finally:
         controller.stop()
+
+
+def test_an_engine_of_its_own_runs_the_sessions_of_an_api_without_one(tmp_path, sim_cloud):
+    api = ControllerProcess(tmp_path, sim_cloud, name="api")
+    api.args.append("--no-engine")
+    api.start()
+    engine_log = (tmp_path / "engine.log").open("w")
+    engine = subprocess.Popen(
+        [*api.args[:1], "engine", *api.args[2:-1], "--public-url", api.url],
+        env={**api.env, "FENIX_ENGINE_ID": "standalone"},
+        stdout=engine_log,
+        stderr=engine_log,
+    )
+    try:
+        session_id = _run_session(api)
+        wait_until(
+            lambda: _state(api, session_id) == "MAINTENANCE_DONE",
+            timeout=120,
+            what="the session done by the standalone engine",
+        )
+        events = requests.get(f"{api.url}/v1/maintenance/{session_id}/events", timeout=10)
+    finally:
+        engine.terminate()
+        engine.wait(60)
+        engine_log.close()
+        api.stop()
+    runs = {e["subject"] for e in events.json()["events"] if e["kind"] == "engine.run"}
+    assert runs == {"standalone"}
+    assert engine.returncode == 0
