@@ -17,9 +17,10 @@ Each run is a fresh stack of separate processes, so that the figures are the con
   GET /v1/maintenance/{id}/detail, some GET /v1/maintenance and GET .../events?after=<last
   seen>, each client waiting --think seconds between its requests (0: as fast as it can).
 
-With --split-engine the controller runs as two processes on the same database, as leases
-allow: `fenix serve --no-engine` takes every request, a second `fenix serve` (whose API nobody
-calls) runs the session.
+`fenix serve` runs its engine in a process of its own, as deployed; --workers N serves the API
+from N processes (PostgreSQL). Clients poll as a browser or `fenix session watch` does: each
+asks again with If-None-Match the ETag it last got, and a 304 answers an unchanged resource
+(--unconditional: every poll gets the whole body, for comparison).
 
 The load generator and the engine do not share a GIL (an in-process controller would have
 made the clients' own Python work slow the engine down and counted it against the API), but
@@ -54,6 +55,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+import psutil
 import requests
 
 FINAL = ("MAINTENANCE_DONE", "MAINTENANCE_FAILED")
@@ -81,9 +83,24 @@ class Child:
         self.log.close()
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the process so far (Linux /proc)."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU time so far of the process and every process under it (`fenix
+        serve`'s engine and API workers, the playbooks they ran)."""
+        return sum(_cpu_seconds(tree) for tree in self.process_tree())
+
+    def process_tree(self) -> list[psutil.Process]:
+        try:
+            top = psutil.Process(self.proc.pid)
+            return [top, *top.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+
+def _cpu_seconds(process: psutil.Process) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    return times.user + times.system + times.children_user + times.children_system
 
 
 def _spawn(name: str, argv: list[str], log: Path, env: dict | None = None) -> Child:
@@ -110,7 +127,7 @@ class Stack:
     url: str
     admin: str
     controllers: list[Child]
-    """The controller, or with --split-engine its API-only process and its engine process."""
+    """The controller (`fenix serve`; its engine and API workers are its children)."""
     children: list[Child]
     database: str
 
@@ -162,20 +179,11 @@ def start_stack(args, workdir: Path, database_url: str) -> Stack:
             # An experiment: the controller's GIL switch interval (CPython's default 5 ms).
             serve[1:3] = ["-c", _SWITCHING.format(args.switch_interval)]
         log = workdir / "controller.log"
-        api_only = ["--no-engine"] if args.split_engine else []
-        controller = _spawn("controller", [*serve, f"--port={_free_port()}", *api_only], log, env)
+        workers = [f"--workers={args.workers}"] if args.workers > 1 else []
+        controller = _spawn("controller", [*serve, f"--port={_free_port()}", *workers], log, env)
         children.append(controller)
         controllers = [controller]
         url = _first_line(controller, log).rsplit(" ", 1)[-1]
-        if args.split_engine:
-            # The same controller as a second process on the same database: its engine takes
-            # the session's lease; nobody calls its API (managers reply to the first one).
-            log = workdir / "engine.log"
-            argv = [*serve, f"--port={_free_port()}", f"--public-url={url}"]
-            engine = _spawn("engine", argv, log, env)
-            children.append(engine)
-            controllers.append(engine)
-            _first_line(engine, log)
 
         log = workdir / "managers.log"
         managers = _spawn(
@@ -261,7 +269,8 @@ class Sample:
     seconds: float
     size: int
     error: str | None = None
-    """Why the request failed: "HTTP 500", "ReadTimeout", ...; None when it answered 200."""
+    """Why the request failed: "HTTP 500", "ReadTimeout", ...; None when it answered 200/304."""
+    status: int = 0
 
 
 @dataclass
@@ -271,6 +280,8 @@ class Load:
     session_id: str
     clients: int
     think: float
+    etags: bool = True
+    """Ask again with If-None-Match (False: every poll a full answer, as before ETags)."""
     samples: list[list[Sample]] = field(default_factory=list)
     """One list per client thread: each appends to its own only."""
     started: float = 0.0
@@ -304,23 +315,30 @@ class Load:
         kinds = [kind for kind, _ in MIX]
         weights = [weight for _, weight in MIX]
         last_event = 0
+        etags: dict[str, str] = {}
+        """What this client last saw of each URL: asked again with If-None-Match, as a
+        browser's cache or `fenix session watch` asks."""
         time.sleep(rng.random() * max(self.think, 0.05))  # do not start in lock step
         while not self._stop.is_set():
             kind = rng.choices(kinds, weights)[0]
             url = urls.get(kind) or f"{base}/{self.session_id}/events?after={last_event}"
+            conditional = {"If-None-Match": etags[url]} if url in etags and self.etags else {}
             started = time.perf_counter()
-            error, size = None, 0
+            error, size, status = None, 0, 0
             try:
-                response = http.get(url, timeout=60)
-                size = len(response.content)
-                if response.status_code != 200:
-                    error = f"HTTP {response.status_code}"
-                elif kind == "events":
-                    events = response.json()["events"]
-                    last_event = events[-1]["id"] if events else last_event
+                response = http.get(url, timeout=60, headers=conditional)
+                size, status = len(response.content), response.status_code
+                if status not in (200, 304):
+                    error = f"HTTP {status}"
+                elif status == 200:
+                    if response.headers.get("ETag"):
+                        etags[url] = response.headers["ETag"]
+                    if kind == "events":
+                        events = response.json()["events"]
+                        last_event = events[-1]["id"] if events else last_event
             except requests.RequestException as exc:
                 error = type(exc).__name__
-            mine.append(Sample(kind, time.perf_counter() - started, size, error))
+            mine.append(Sample(kind, time.perf_counter() - started, size, error, status))
             if self.think:
                 self._stop.wait(self.think)
         http.close()
@@ -383,7 +401,7 @@ def _run_session(args, name: str, clients: int, stack: Stack) -> RunResult:
     response = http.post(base, json=body, timeout=30)
     response.raise_for_status()
     session_id = response.json()["session_id"]
-    load = Load(stack.url, stack.admin, session_id, clients, args.think)
+    load = Load(stack.url, stack.admin, session_id, clients, args.think, not args.unconditional)
     load_cpu_before = time.process_time()
     load.start()
     started = time.monotonic()
@@ -487,10 +505,11 @@ def _percentile(values: list[float], fraction: float) -> float:
 def _latency_row(label: str, samples: list[Sample], seconds: float, errors: int) -> str:
     ms = [1000 * s.seconds for s in samples]
     rps = len(samples) / seconds if seconds else 0.0
+    unchanged = 100.0 * sum(s.status == 304 for s in samples) / len(samples) if samples else 0.0
     return (
         f"  {label:<10} {len(samples):>8} {rps:>8.1f} {_percentile(ms, 0.5):>8.1f} "
         f"{_percentile(ms, 0.95):>8.1f} {_percentile(ms, 0.99):>8.1f} "
-        f"{max(ms, default=float('nan')):>8.1f} {errors:>7}"
+        f"{max(ms, default=float('nan')):>8.1f} {errors:>7} {unchanged:>6.1f}%"
     )
 
 
@@ -517,7 +536,7 @@ def report(results: list[RunResult]) -> None:
         print(f"\n{r.name}: {r.clients} clients for {r.load_seconds:.1f}s")
         print(
             f"  {'endpoint':<10} {'requests':>8} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} "
-            f"{'p99 ms':>8} {'max ms':>8} {'errors':>7}"
+            f"{'p99 ms':>8} {'max ms':>8} {'errors':>7} {'304':>7}"
         )
         failed = sum(r.errors.values())
         print(_latency_row("all", r.samples, r.load_seconds, failed))
@@ -576,15 +595,19 @@ def main() -> int:
         help="set the controller's sys.setswitchinterval (seconds; CPython's default is 0.005)",
     )
     parser.add_argument(
-        "--split-engine",
+        "--workers", type=int, default=1, help="fenix serve --workers: API processes (PostgreSQL)"
+    )
+    parser.add_argument(
+        "--unconditional",
         action="store_true",
-        help="serve the API with --no-engine and run the engine as a second controller process",
+        help="clients send no If-None-Match: every poll answered in full, as before ETags",
     )
     args = parser.parse_args()
     print(
         f"{args.hosts} hosts, {args.projects} projects x {args.instances} instances, "
         f"{'PostgreSQL' if args.db else 'SQLite'}, "
-        f"{'API and engine in two processes' if args.split_engine else 'one controller process'}"
+        f"{args.workers} API process(es) and the engine's, "
+        f"{'unconditional' if args.unconditional else 'conditional'} polls"
         f"; load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )

@@ -198,6 +198,7 @@ def serve(settings: Settings, *, verbose: bool = False) -> int:
 
 
 def _serve_from(workdir: Path, settings: Settings, verbose: bool) -> int:
+    stop = stop_on_signal()
     split = settings.run_engine
     if split:
         metrics_dir = workdir / "metrics"
@@ -211,32 +212,47 @@ def _serve_from(workdir: Path, settings: Settings, verbose: bool) -> int:
                 "engine_wake_socket": str(workdir / "engine.sock"),
             }
         )
+    # The engine starts while this process loads the API (on a loaded machine each takes
+    # seconds): the schema first, so that only one process migrates it; then the cloud, so
+    # that a simulated cloud started here is the engine's too.
+    from fenix.db.database import Database
+    from fenix.drivers.factory import make_driver
+
+    migrating = Database(settings.database_url, settings.secret_key)
+    migrating.upgrade()
+    migrating.dispose()
+    driver = make_driver(settings)
+    children = _children(driver, settings, split=split, verbose=verbose)
+    if children:
+        children[0].start()
+
     from fenix.api.auth import AuthConfigError
     from fenix.app import create_app
     from fenix.runtime import Runtime
     from fenix.wsgi import ServerLimits, serve_in_thread
 
-    runtime = Runtime(settings)  # migrates the database once, before any child starts
+    runtime = Runtime(settings, driver)
     try:
         # Authentication is set up here: without tokens it is open, and refused off loopback.
         app = create_app(runtime)
         sock = _listening_socket(settings.bind_host, settings.port)
     except (AuthConfigError, OSError) as exc:
+        for child in children:
+            child.stop()
         runtime.stop()
         print(f"fenix serve: {exc}", file=sys.stderr)
         return 2
-    children = _children(runtime, settings, sock, split=split, verbose=verbose)
+    children += _api_workers(driver, settings, sock, verbose=verbose)
     limits = ServerLimits(
         max_body_bytes=settings.max_body_bytes,
         connection_limit=settings.connection_limit,
         channel_timeout=settings.idle_timeout,
     )
-    stop = stop_on_signal()
     server = serve_in_thread(
         app, settings.bind_host, threads=settings.threads, name="api", limits=limits, sock=sock
     )
     runtime.start()
-    for child in children:
+    for child in children[1 if split else 0 :]:
         child.start()
     LOG.info(
         "fenix controller at %s (database %s, cloud %s; engine %s, %d API process(es))",
@@ -259,49 +275,52 @@ def _serve_from(workdir: Path, settings: Settings, verbose: bool) -> int:
     return 0
 
 
-def _children(
-    runtime, settings: Settings, sock: socket.socket, *, split: bool, verbose: bool
-) -> list[SupervisedChild]:
-    """The engine process (unless --no-engine) and the API processes beyond this one."""
-    children = []
-    if split:
-        engine_settings = settings.model_copy(
-            update={
-                "run_engine": True,
-                "run_delivery": True,
-                # A restarted engine is the same engine: it takes its sessions' leases back at
-                # once instead of waiting for them to run out.
-                "engine_id": settings.engine_id
-                or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
-                # The simulated cloud this process started, if it did: one cloud for all.
-                "sim_url": getattr(runtime.driver, "url", settings.sim_url)
-                if settings.cloud == "simulated"
-                else settings.sim_url,
-            }
-        )
-        children.append(
-            SupervisedChild(
-                "engine",
-                _fenix_command("engine", verbose=verbose),
-                child_environment(engine_settings),
-                stop_seconds=ENGINE_STOP_SECONDS,
-            )
-        )
-    worker_settings = settings.model_copy(
-        update={"sim_url": getattr(runtime.driver, "url", settings.sim_url)}
-        if settings.cloud == "simulated"
-        else {}
+def _children(driver, settings: Settings, *, split: bool, verbose: bool) -> list[SupervisedChild]:
+    """The engine process, unless --no-engine."""
+    if not split:
+        return []
+    engine_settings = settings.model_copy(
+        update={
+            "run_engine": True,
+            "run_delivery": True,
+            # A restarted engine is the same engine: it takes its sessions' leases back at
+            # once instead of waiting for them to run out.
+            "engine_id": settings.engine_id
+            or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}",
+            "sim_url": _sim_url(driver, settings),
+        }
     )
-    for number in range(2, settings.api_workers + 1):
-        children.append(
-            SupervisedChild(
-                f"api-{number}",
-                _fenix_command("api-worker", str(sock.fileno()), verbose=verbose),
-                child_environment(worker_settings),
-                pass_fds=(sock.fileno(),),
-            )
+    return [
+        SupervisedChild(
+            "engine",
+            _fenix_command("engine", verbose=verbose),
+            child_environment(engine_settings),
+            stop_seconds=ENGINE_STOP_SECONDS,
         )
-    return children
+    ]
+
+
+def _api_workers(
+    driver, settings: Settings, sock: socket.socket, *, verbose: bool
+) -> list[SupervisedChild]:
+    """The API processes beyond this one, accepting on its socket."""
+    worker_settings = settings.model_copy(update={"sim_url": _sim_url(driver, settings)})
+    return [
+        SupervisedChild(
+            f"api-{number}",
+            _fenix_command("api-worker", str(sock.fileno()), verbose=verbose),
+            child_environment(worker_settings),
+            pass_fds=(sock.fileno(),),
+        )
+        for number in range(2, settings.api_workers + 1)
+    ]
+
+
+def _sim_url(driver, settings: Settings) -> str | None:
+    """The simulated cloud's URL, when this process started one: one cloud for all."""
+    if settings.cloud == "simulated":
+        return getattr(driver, "url", settings.sim_url)
+    return settings.sim_url
 
 
 def run_engine(settings: Settings) -> int:
@@ -333,6 +352,7 @@ def run_api_worker(settings: Settings, listen_fd: int) -> int:
     from fenix.wsgi import ServerLimits, serve_in_thread
 
     _follow_parent()
+    stop = stop_on_signal()
     runtime = Runtime(settings)
     app = create_app(runtime)
     limits = ServerLimits(
@@ -340,7 +360,6 @@ def run_api_worker(settings: Settings, listen_fd: int) -> int:
         connection_limit=settings.connection_limit,
         channel_timeout=settings.idle_timeout,
     )
-    stop = stop_on_signal()
     server = serve_in_thread(
         app,
         settings.bind_host,

@@ -54,6 +54,13 @@ def _run_session(controller: ControllerProcess) -> str:
     return answer.json()["session_id"]
 
 
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/v1/maintenance", timeout=5).status_code == 200
+    except requests.RequestException:
+        return False
+
+
 def _state(controller: ControllerProcess, session_id: str) -> str:
     answer = requests.get(f"{controller.url}/v1/maintenance/{session_id}", timeout=10)
     return answer.json()["state"]
@@ -192,6 +199,8 @@ def test_api_workers_share_the_port_on_postgresql(tmp_path, sim_cloud, postgres_
         # answered by the other two, from the same database.
         parent.suspend()
         try:
+            # The workers may still be starting: the first connection waits for one of them.
+            wait_until(lambda: _answers(controller.url), timeout=60, what="an API worker")
             for _ in range(20):
                 with requests.Session() as fresh:
                     answer = fresh.get(f"{controller.url}/v1/maintenance", timeout=10)
