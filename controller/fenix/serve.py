@@ -42,6 +42,8 @@ LOG = logging.getLogger("fenix")
 PR_SET_PDEATHSIG = 1
 ENGINE_STOP_SECONDS = 30.0
 """How long the engine process gets to bring its sessions to a safe point before it is killed."""
+ENGINE_READY_SECONDS = 120.0
+"""How long the API waits for its engine to run before it answers without it."""
 RESTART_BACKOFF = (1.0, 30.0)
 """First and longest wait before a child that died is started again."""
 HEALTHY_AFTER = 60.0
@@ -243,6 +245,10 @@ def _serve_from(workdir: Path, settings: Settings, verbose: bool) -> int:
         print(f"fenix serve: {exc}", file=sys.stderr)
         return 2
     children += _api_workers(driver, settings, sock, verbose=verbose)
+    if split:
+        # The API answers once the engine runs, as it did in one process: a client (or an
+        # operator's script) that saw it answer may count on its sessions being taken.
+        _wait_for_engine(children[0], Path(settings.engine_wake_socket or ""), stop)
     limits = ServerLimits(
         max_body_bytes=settings.max_body_bytes,
         connection_limit=settings.connection_limit,
@@ -273,6 +279,20 @@ def _serve_from(workdir: Path, settings: Settings, verbose: bool) -> int:
         runtime.stop()
         sock.close()
     return 0
+
+
+def _wait_for_engine(engine: SupervisedChild, ready: Path, stop: threading.Event) -> None:
+    """Until the engine listens for wakes (it does once it runs), or ENGINE_READY_SECONDS."""
+    deadline = time.monotonic() + ENGINE_READY_SECONDS
+    while not ready.exists() and not stop.is_set():
+        if time.monotonic() > deadline:
+            LOG.error(
+                "the engine process is not running after %.0f s: serving the API without it "
+                "(sessions wait for it)",
+                ENGINE_READY_SECONDS,
+            )
+            return
+        stop.wait(0.05)
 
 
 def _children(driver, settings: Settings, *, split: bool, verbose: bool) -> list[SupervisedChild]:
