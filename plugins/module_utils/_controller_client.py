@@ -27,6 +27,8 @@ CONTROLLER_ARGSPEC = dict(
 """The options of the ``fenix.maintenance.controller`` doc fragment, documented there once."""
 
 TOKEN_HEADER = "X-Auth-Token"
+EVENTS_PAGE = 1000
+"""Events asked for at a time (the controller answers at most 5000)."""
 
 
 class ControllerError(Exception):
@@ -75,6 +77,25 @@ class JsonClient:
         ``body`` is sent as JSON, or as it is when it is already bytes (a signed body). With
         ``decode=False`` the answer's bytes are returned as they are.
         """
+        url = self._with_query(path, query)
+        raw, _headers = self._open(method, url, body, timeout, headers)
+        return self._decode(raw, method, url) if decode else raw
+
+    def get_if_changed(self, path, etag, query=None):
+        """``(answer, its ETag)``, or ``(None, etag)`` while the answer tagged ``etag`` is
+        still the current one (the server answered 304 Not Modified to If-None-Match)."""
+        url = self._with_query(path, query)
+        try:
+            raw, headers = self._open(
+                "GET", url, None, None, {"If-None-Match": etag} if etag else {}
+            )
+        except ControllerError as exc:
+            if exc.status == 304:
+                return None, etag
+            raise
+        return self._decode(raw, "GET", url), headers.get("ETag")
+
+    def _with_query(self, path, query):
         url = self.url_for(path)
         if query:
             url += "?" + "&".join(
@@ -82,6 +103,10 @@ class JsonClient:
                 for k, v in query.items()
                 if v is not None
             )
+        return url
+
+    def _open(self, method, url, body, timeout, headers):
+        """The answer's bytes and headers; ControllerError for anything but a 2xx."""
         headers = dict(headers or {}, Accept="application/json")
         data = None
         if body is not None:
@@ -99,8 +124,10 @@ class JsonClient:
                 timeout=timeout or self.timeout,
                 follow_redirects="safe",
             )
-            raw = response.read()
+            return response.read(), response.headers
         except HTTPError as exc:
+            if exc.code == 304:  # urllib takes every answer but a 2xx for an error
+                raise ControllerError("not modified", status=304, method=method, url=url) from None
             raise self._http_error(exc, method, url) from None
         except URLError as exc:
             raise ControllerError(
@@ -111,7 +138,6 @@ class JsonClient:
             ) from None
         except (OSError, ValueError) as exc:  # timeouts, resets, malformed URLs
             raise ControllerError(f"{method} {url} failed: {exc}", method=method, url=url) from None
-        return self._decode(raw, method, url) if decode else raw
 
     def _decode(self, raw, method, url):
         if not raw or not raw.strip():
@@ -190,11 +216,25 @@ class ControllerClient(JsonClient):
     def delete_session(self, session_id):
         return self.delete(f"/v1/maintenance/{path_quote(session_id)}")
 
+    def get_session_detail_if_changed(self, session_id, etag):
+        """``(detail, its ETag)``, or ``(None, etag)`` while the detail tagged ``etag`` is
+        current: the controller answers that 304 from a counter, without building it."""
+        return self.get_if_changed(f"/v1/maintenance/{path_quote(session_id)}/detail", etag)
+
     def session_events(self, session_id, after=0):
-        answer = self.get(
-            f"/v1/maintenance/{path_quote(session_id)}/events", query={"after": after}
-        )
-        return (answer or {}).get("events", [])
+        """Every event after ``after``, a page at a time (``more`` and ``next``; a controller
+        older than paging answers them all at once, without ``more``)."""
+        events = []
+        while True:
+            answer = self.get(
+                f"/v1/maintenance/{path_quote(session_id)}/events",
+                query={"after": after, "limit": EVENTS_PAGE},
+            )
+            answer = answer or {}
+            events.extend(answer.get("events", []))
+            if not answer.get("more"):
+                return events
+            after = answer["next"]
 
     def project_url(self, session_id, project_id):
         """Where a project's manager PUTs its reply (and GETs its affected instances)."""

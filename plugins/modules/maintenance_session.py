@@ -327,12 +327,19 @@ class Follower:
         self._last_event = 0
         self._use_events = True
         self._first_detail = first_detail
+        self._detail = first_detail
+        self._etag = None
 
     def poll(self):
         # The first read may be one the caller already made, so no state seen goes unrecorded.
         detail, self._first_detail = self._first_detail, None
         if detail is None:
-            detail = self.client.get_session_detail(self.session_id)
+            # With the last answer's ETag: while nothing changed the controller answers 304
+            # (from a counter, without building the detail) and the last detail stands.
+            fresh, self._etag = self.client.get_session_detail_if_changed(
+                self.session_id, self._etag
+            )
+            detail = self._detail = fresh if fresh is not None else self._detail
         if self._use_events:
             try:
                 self._read_events()

@@ -86,9 +86,21 @@ class LiveController:
         return response.json()
 
     def events(self, session_id: str) -> list[dict]:
-        response = self.http.get(f"{self.url}/v1/maintenance/{session_id}/events", timeout=10)
-        assert response.status_code == 200, response.text
-        return response.json()["events"]
+        """The whole event log, page after page."""
+        events: list[dict] = []
+        since = 0
+        while True:
+            response = self.http.get(
+                f"{self.url}/v1/maintenance/{session_id}/events",
+                params={"since": since, "limit": 5000},
+                timeout=10,
+            )
+            assert response.status_code == 200, response.text
+            page = response.json()
+            events += page["events"]
+            if not page["more"]:
+                return events
+            since = page["next"]
 
     def wait_for(self, session_id: str, states=FINAL, timeout: float = 60.0) -> dict:
         deadline = time.monotonic() + timeout

@@ -27,6 +27,13 @@ from fenix.api import responses as r
 from fenix.api import schemas as s
 from fenix.api.auth import public
 from fenix.api.errors import MAX_ID_LENGTH
+from fenix.api.reads import (
+    DETAIL_PARTS,
+    EVENTS_DEFAULT_LIMIT,
+    EVENTS_MAX_LIMIT,
+    MAX_ROW_INDEX,
+    PAGE_MAX_LIMIT,
+)
 from fenix.api.sessions import MAX_EVENT_ID
 
 blueprint = Blueprint("openapi", __name__)
@@ -52,15 +59,78 @@ class Operation:
     description: str | None = None
     public: bool = False
     """Served without a token (this document)."""
+    conditional: bool = False
+    """Sends an ETag and answers 304 to an If-None-Match that matches (fenix.api.conditional)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-_AFTER = {
-    "name": "after",
-    "in": "query",
+def _whole_number(
+    name: str, text: str, low: int, high: int, default: int | None = None
+) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer", "minimum": low, "maximum": high}
+    if default is not None:
+        schema["default"] = default
+    return {"name": name, "in": "query", "required": False, "description": text, "schema": schema}
+
+
+_EVENTS_QUERY = (
+    _whole_number(
+        "since",
+        "Only events with a greater id: the `next` of the last answer (0: from the start)",
+        0,
+        MAX_EVENT_ID,
+        0,
+    ),
+    _whole_number(
+        "after", "The same as `since` (its older name); give one of them", 0, MAX_EVENT_ID
+    ),
+    _whole_number(
+        "limit",
+        "At most this many events; `more` says whether others are left",
+        1,
+        EVENTS_MAX_LIMIT,
+        EVENTS_DEFAULT_LIMIT,
+    ),
+)
+_DETAIL_QUERY = (
+    {
+        "name": "parts",
+        "in": "query",
+        "required": False,
+        "description": "Only these parts of the detail, separated by commas (the summary "
+        f"fields, metadata and download always come): {', '.join(DETAIL_PARTS)}",
+        "schema": {
+            "type": "string",
+            "pattern": f"^({'|'.join(DETAIL_PARTS)})(,({'|'.join(DETAIL_PARTS)}))*$",
+        },
+    },
+    _whole_number(
+        "host_offset", "Hosts from this position on (with `hosts_total`)", 0, MAX_ROW_INDEX
+    ),
+    _whole_number("host_limit", "At most this many hosts (with `hosts_total`)", 0, PAGE_MAX_LIMIT),
+    _whole_number(
+        "instance_offset",
+        "Instances from this position on, by id (with `instances_total`)",
+        0,
+        MAX_ROW_INDEX,
+    ),
+    _whole_number(
+        "instance_limit", "At most this many instances (with `instances_total`)", 0, PAGE_MAX_LIMIT
+    ),
+)
+_IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
     "required": False,
-    "description": "Only events with a greater id (the last id seen), for polling",
-    "schema": {"type": "integer", "minimum": 0, "maximum": MAX_EVENT_ID, "default": 0},
+    "description": "The ETag of the answer the client has (or a list of them, or *): a 304 "
+    "with no body if it is still the answer",
+    "schema": {"type": "string"},
+}
+_ETAG_HEADER = {
+    "ETag": {
+        "description": "A strong tag of this answer: send it back in If-None-Match",
+        "schema": {"type": "string"},
+    }
 }
 
 OPERATIONS: dict[str, Operation] = {
@@ -73,18 +143,30 @@ OPERATIONS: dict[str, Operation] = {
         description="404: a named host is not in the cloud. 409: a host is in another "
         "unfinished session, or the cloud has no compute host. 502: the cloud failed.",
     ),
-    "sessions.list_sessions": Operation("List the sessions (not deleted)", r.SessionList),
-    "sessions.get_session": Operation("One session", r.SessionSummary, errors=(404,)),
+    "sessions.list_sessions": Operation(
+        "List the sessions (not deleted)", r.SessionList, conditional=True
+    ),
+    "sessions.get_session": Operation(
+        "One session", r.SessionSummary, errors=(404,), conditional=True
+    ),
     "sessions.get_session_detail": Operation(
         "One session with its hosts, projects, instances and action plug-in runs",
         r.SessionDetail,
-        errors=(404,),
+        errors=(400, 404),
+        query=_DETAIL_QUERY,
+        conditional=True,
+        description="Without parameters, the whole detail. `parts` names the parts wanted; "
+        "host_offset/host_limit and instance_offset/instance_limit page the hosts and the "
+        "instances (a paged list comes with hosts_total or instances_total). 400: an unknown "
+        "part (the message lists them), or a page of a part left out.",
     ),
     "sessions.list_events": Operation(
-        "The session's event log (an extension); readable after the session is deleted",
+        "The session's event log (an extension), a page at a time; readable after the "
+        "session is deleted",
         r.EventList,
         errors=(400, 404),
-        query=(_AFTER,),
+        query=_EVENTS_QUERY,
+        conditional=True,
     ),
     "sessions.update_session": Operation(
         "Change the start time or metadata, or resume a failed session",
@@ -320,8 +402,15 @@ def _operation(
     }
     if operation.description:
         entry["description"] = operation.description
-    if parameters or operation.query:
-        entry["parameters"] = [*parameters, *operation.query]
+    query = [*operation.query, _IF_NONE_MATCH] if operation.conditional else operation.query
+    if operation.conditional:
+        answer["headers"] = _ETAG_HEADER
+        responses["304"] = {
+            "description": "Not Modified: the If-None-Match tag is still this answer's; no body",
+            "headers": _ETAG_HEADER,
+        }
+    if parameters or query:
+        entry["parameters"] = [*parameters, *query]
     if operation.body is not None:
         entry["requestBody"] = {
             "required": True,

@@ -139,22 +139,32 @@ class DeadNotification(_Answer):
 
 
 class SessionDetail(SessionSummary):
+    """The whole detail; with `parts`, only the parts named (the others are left out)."""
+
     metadata: dict[str, Any]
     download: list[str]
-    hosts: list[Host]
-    projects: list[Project]
-    instances: list[Instance]
-    action_plugins: list[ActionPlugin]
-    action_runs: list[ActionRun]
+    hosts: list[Host] = Field(default=[], description="In their order; a page with host_offset")
+    projects: list[Project] = []
+    instances: list[Instance] = Field(
+        default=[], description="By instance id; a page with instance_offset / instance_limit"
+    )
+    action_plugins: list[ActionPlugin] = []
+    action_runs: list[ActionRun] = []
     deliveries: Deliveries | None = None
     dead_notifications: list[DeadNotification] = []
     constraint_breaches: list[dict[str, Any]] = Field(
         default=[], description="ETSI constraints the workflow could not keep, per instance"
     )
+    hosts_total: int | None = Field(
+        default=None, description="How many hosts in all: only when the hosts are paged"
+    )
+    instances_total: int | None = Field(
+        default=None, description="How many instances in all: only when they are paged"
+    )
 
 
 class Event(_Answer):
-    id: int = Field(description="Increasing: pass the last one seen as `after`")
+    id: int = Field(description="Increasing: pass the last one seen as `since`")
     at: datetime
     kind: str = Field(
         description="session.state, host.state, notification, project.reply, "
@@ -168,7 +178,9 @@ class Event(_Answer):
 
 
 class EventList(_Answer):
-    events: list[Event]
+    events: list[Event] = Field(description="Oldest first, at most `limit` of them")
+    more: bool = Field(description="More events are left after these: ask again with `next`")
+    next: int = Field(description="The `since` of the next page or poll")
 
 
 # -- projects --------------------------------------------------------------------------------

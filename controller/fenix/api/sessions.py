@@ -14,12 +14,15 @@ from typing import Any
 
 from flask import Blueprint, current_app, request
 from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
 
 from fenix.actions.download import check_scheme
 from fenix.actions.plugins import COLLECTION_PREFIX, is_plugin_name, missing_plugins
 from fenix.api import json_body, runtime
 from fenix.api.auth import require_admin
+from fenix.api.conditional import etag, not_modified, still_fresh, tagged_json
 from fenix.api.errors import bad_gateway, bad_request, conflict, not_found
+from fenix.api.reads import MAX_ROW_INDEX, detail_query, events_query
 from fenix.api.schemas import ACTION_TYPES, CreateSession, UpdateSession, some_of
 from fenix.api.views import event_view, session_detail, session_summary
 from fenix.db.models import Session
@@ -40,7 +43,7 @@ def _admin_only() -> None:
 
 _CREATE_LOCK = "fenix.api.sessions.create_lock"
 
-MAX_EVENT_ID = 2**31 - 1
+MAX_EVENT_ID = MAX_ROW_INDEX
 """Event ids are INTEGER: 32 bits on PostgreSQL, which refuses to compare with a larger one."""
 
 
@@ -165,43 +168,59 @@ def create_session() -> dict[str, Any]:
 
 
 @blueprint.get("")
-def list_sessions() -> dict[str, Any]:
+def list_sessions() -> ResponseReturnValue:
     with runtime().db.transaction() as repo:
         ids = repo.list_session_ids()
+    # The list is only ids, one indexed column: its tag is taken from them.
+    tag = etag("sessions", ids)
+    if still_fresh(tag):
+        return not_modified(tag)
     # Fenix's code answered `sessions`, its documentation `session_id`: clients use either.
-    return {"sessions": ids, "session_id": list(ids)}
+    return tagged_json({"sessions": ids, "session_id": list(ids)}, tag)
+
+
+def _session_tag(repo: Repository, session_id: str, what: str, *shape: object) -> str:
+    """The tag of one of the session's answers, from its change counter; 404 if none."""
+    seq = repo.change_seq(session_id, with_deleted=what == "events")
+    if seq is None:
+        raise not_found(f"no maintenance session {session_id}")
+    return etag(what, session_id, seq, *shape)
 
 
 @blueprint.get("/<session_id>")
-def get_session(session_id: str) -> dict[str, Any]:
+def get_session(session_id: str) -> ResponseReturnValue:
     with runtime().db.transaction() as repo:
-        return session_summary(_session_or_404(repo, session_id))
+        tag = _session_tag(repo, session_id, "summary")
+        if still_fresh(tag):
+            return not_modified(tag)
+        return tagged_json(session_summary(_session_or_404(repo, session_id)), tag)
 
 
 @blueprint.get("/<session_id>/detail")
-def get_session_detail(session_id: str) -> dict[str, Any]:
+def get_session_detail(session_id: str) -> ResponseReturnValue:
+    query = detail_query(request.args)
     with runtime().db.transaction() as repo:
-        return session_detail(repo, _session_or_404(repo, session_id))
+        tag = _session_tag(repo, session_id, "detail", query.key())
+        if still_fresh(tag):
+            return not_modified(tag)  # decided from the counter: no host or instance read
+        return tagged_json(session_detail(repo, _session_or_404(repo, session_id), query), tag)
 
 
 @blueprint.get("/<session_id>/events")
-def list_events(session_id: str) -> dict[str, Any]:
-    """The session's event log (an extension). Kept readable after the session is deleted."""
-    after_text = request.args.get("after", "0")
-    try:
-        after: int | None = int(after_text)
-    except ValueError:
-        after = None
-    if after is None or not 0 <= after <= MAX_EVENT_ID:
-        # Past the id column's range the database fails the query itself (it was a 500).
-        raise bad_request(
-            f"after: expected an event id (a whole number from 0 to {MAX_EVENT_ID}), "
-            f"got {after_text!r}"
-        )
+def list_events(session_id: str) -> ResponseReturnValue:
+    """The session's event log (an extension), a page at a time. Kept readable after the
+    session is deleted."""
+    query = events_query(request.args)
     with runtime().db.transaction() as repo:
-        if repo.get_session(session_id, with_deleted=True) is None:
-            raise not_found(f"no maintenance session {session_id}")
-        return {"events": [event_view(event) for event in repo.events(session_id, after)]}
+        tag = _session_tag(repo, session_id, "events", query.since, query.limit)
+        if still_fresh(tag):
+            return not_modified(tag)
+        # One more than asked for tells whether more are left.
+        events = repo.events(session_id, query.since, query.limit + 1)
+        page = [event_view(event) for event in events[: query.limit]]
+        more = len(events) > query.limit
+        next_since = page[-1]["id"] if page else query.since
+        return tagged_json({"events": page, "more": more, "next": next_since}, tag)
 
 
 @blueprint.put("/<session_id>")

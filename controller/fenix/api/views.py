@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fenix.api.reads import WHOLE_DETAIL, DetailQuery
 from fenix.db.models import (
     ActionPlugin,
     ActionRun,
@@ -38,27 +39,58 @@ def session_summary(session: Session) -> dict[str, Any]:
     }
 
 
-def session_detail(repo: Repository, session: Session) -> dict[str, Any]:
-    """The session with its hosts, projects, instances and action plug-ins."""
-    return {
+def session_detail(
+    repo: Repository, session: Session, query: DetailQuery = WHOLE_DETAIL
+) -> dict[str, Any]:
+    """The session with its hosts, projects, instances and action plug-ins: all of its parts,
+    or those `query` names (fenix.api.reads), each read with its own query and nothing else."""
+    detail: dict[str, Any] = {
         **session_summary(session),
         "metadata": session.meta,
         "download": session.download,
-        "hosts": [host_view(host) for host in session.hosts],
-        "projects": [project_view(project) for project in session.projects],
-        "instances": [instance_view(instance) for instance in session.instances],
-        "action_plugins": [action_plugin_view(action) for action in session.actions],
-        "action_runs": [action_run_view(run) for run in repo.action_runs(session.id)],
-        "deliveries": deliveries_view(repo, session.id),
-        "dead_notifications": [
-            dead_notification_view(repo, message) for message in repo.dead_outbox(session.id)
-        ],
-        "constraint_breaches": [
-            breach
-            for instance in session.instances
-            for breach in (instance.details or {}).get("breaches", [])
-        ],
     }
+    instances: list[SessionInstance] | None = None
+    for part in query.parts:
+        if part == "hosts":
+            page = query.hosts
+            hosts = repo.session_hosts(session.id, page.offset, page.limit)
+            detail["hosts"] = [host_view(host) for host in hosts]
+        elif part == "projects":
+            detail["projects"] = [project_view(p) for p in repo.session_projects(session.id)]
+        elif part == "instances":
+            page = query.instances
+            instances = repo.session_instances_page(session.id, page.offset, page.limit)
+            detail["instances"] = [instance_view(instance) for instance in instances]
+            if page.asked:
+                instances = None  # a page: the breaches need them all
+        elif part == "action_plugins":
+            detail["action_plugins"] = [
+                action_plugin_view(action) for action in repo.session_action_plugins(session.id)
+            ]
+        elif part == "action_runs":
+            detail["action_runs"] = [action_run_view(run) for run in repo.action_runs(session.id)]
+        elif part == "deliveries":
+            detail["deliveries"] = deliveries_view(repo, session.id)
+        elif part == "dead_notifications":
+            detail["dead_notifications"] = [
+                dead_notification_view(repo, message) for message in repo.dead_outbox(session.id)
+            ]
+        elif part == "constraint_breaches":
+            every_details = (
+                [instance.details for instance in instances]
+                if instances is not None
+                else repo.instance_details(session.id)
+            )
+            detail["constraint_breaches"] = [
+                breach
+                for details in every_details
+                for breach in (details or {}).get("breaches", [])
+            ]
+    if query.hosts.asked:
+        detail["hosts_total"] = repo.count_rows(SessionHost, session.id)
+    if query.instances.asked:
+        detail["instances_total"] = repo.count_rows(SessionInstance, session.id)
+    return detail
 
 
 def deliveries_view(repo: Repository, session_id: str) -> dict[str, Any]:

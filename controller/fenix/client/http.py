@@ -14,6 +14,8 @@ import requests
 
 TOKEN_HEADER = "X-Auth-Token"
 DEFAULT_URL = "http://127.0.0.1:12347"
+EVENTS_PAGE = 1000
+"""Events asked for at a time (the controller answers at most 5000)."""
 
 
 class ControllerError(Exception):
@@ -60,8 +62,31 @@ class FenixClient:
     def detail(self, session_id: str) -> dict[str, Any]:
         return self._call("GET", _session_path(session_id) + "/detail")
 
+    def detail_if_changed(
+        self, session_id: str, etag: str | None
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """The detail and its ETag, or (None, etag) while the one tagged `etag` is current."""
+        return self._call_if_changed(_session_path(session_id) + "/detail", etag)
+
+    def events_page(
+        self, session_id: str, since: int, etag: str | None = None, limit: int = EVENTS_PAGE
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """One page of events after `since` (`events`, `more`, `next`) and its ETag, or
+        (None, etag) while the page tagged `etag` is current."""
+        path = _session_path(session_id) + f"/events?since={since}&limit={limit}"
+        return self._call_if_changed(path, etag)
+
     def events(self, session_id: str, after: int = 0) -> list[dict[str, Any]]:
-        return self._call("GET", _session_path(session_id) + f"/events?after={after}")["events"]
+        """Every event after `after`, page after page."""
+        events: list[dict[str, Any]] = []
+        while True:
+            page, _ = self.events_page(session_id, after)
+            assert page is not None  # asked without a tag
+            events += page["events"]
+            # A controller older than paging answers everything, without `more`.
+            if not page.get("more"):
+                return events
+            after = page["next"]
 
     def update_session(self, session_id: str, **fields: Any) -> dict[str, Any]:
         return self._call("PUT", _session_path(session_id), fields)
@@ -70,13 +95,37 @@ class FenixClient:
         return self._call("DELETE", _session_path(session_id))
 
     # -- the wire ------------------------------------------------------------------------------
+    def _call_if_changed(self, path: str, etag: str | None) -> tuple[Any, str | None]:
+        """A GET sent with If-None-Match: (None, etag) on 304, else (answer, its ETag)."""
+        headers = {"If-None-Match": etag} if etag else {}
+        response = self._request("GET", path, headers=headers)
+        if response.status_code == 304:
+            return None, etag
+        return self._answer(response, "GET", path), response.headers.get("ETag")
+
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        return self._answer(self._request(method, path, body), method, path)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> requests.Response:
         try:
-            response = self._http.request(
-                method, self.url + path, json=body, timeout=self.timeout, allow_redirects=False
+            return self._http.request(
+                method,
+                self.url + path,
+                json=body,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
             )
         except requests.RequestException as exc:
             raise Unreachable(f"cannot reach the controller at {self.url}: {exc}") from None
+
+    def _answer(self, response: requests.Response, method: str, path: str) -> Any:
         try:
             answer = response.json()
         except ValueError:

@@ -42,24 +42,51 @@ def follow(
     interval: float = 1.0,
     timeout: float | None = None,
 ) -> Outcome:
-    """Poll until the session ends (or `timeout` seconds pass), calling `on_update` each time."""
+    """Poll until the session ends (or `timeout` seconds pass), calling `on_update` each time.
+
+    Each poll sends the ETags of the last answers: while nothing changed the controller answers
+    304 from the session's change counter, and the last detail is shown again.
+    """
     deadline = None if timeout is None else time.monotonic() + timeout
-    after = 0
+    log = _EventLog(client, session_id)
+    detail: dict[str, Any] | None = None
+    detail_tag: str | None = None
     while True:
         # The events first: the detail read after them shows at least what they tell, so a
         # reply printed is not followed by a line still waiting for it.
-        events = client.events(session_id, after)
-        detail = client.detail(session_id)
+        events = log.new_events()
+        fresh, detail_tag = client.detail_if_changed(session_id, detail_tag)
+        detail = fresh if fresh is not None else detail
+        assert detail is not None  # the first read has no tag to send
         if detail["state"] in FINAL:
-            events += client.events(session_id, events[-1]["id"] if events else after)
-        if events:
-            after = events[-1]["id"]
+            events += log.new_events()
         on_update(detail, events)
         if detail["state"] in FINAL:
             return Outcome(detail)
         if deadline is not None and time.monotonic() >= deadline:
             return Outcome(detail, timed_out=True)
         time.sleep(interval)
+
+
+class _EventLog:
+    """The session's events read a page at a time, each poll asking only after the last one."""
+
+    def __init__(self, client: FenixClient, session_id: str) -> None:
+        self.client = client
+        self.session_id = session_id
+        self.since = 0
+        self._tag: str | None = None
+
+    def new_events(self) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        while True:
+            page, self._tag = self.client.events_page(self.session_id, self.since, self._tag)
+            if page is None:  # 304: none since the last poll
+                return events
+            events += page["events"]
+            self.since = page.get("next", events[-1]["id"] if events else self.since)
+            if not page.get("more"):
+                return events
 
 
 def current_step(detail: dict[str, Any]) -> str:

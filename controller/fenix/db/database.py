@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, event, func, make_url, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from fenix.db.changes import track_changes
 from fenix.db.repository import Repository
 from fenix.db.sealed import use_secret_key
 
@@ -78,6 +79,7 @@ class Database:
         self.engine = make_engine(url)
         use_secret_key(self.engine, secret_key)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        track_changes(self._sessions)
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration (a no-op when it is there already)."""

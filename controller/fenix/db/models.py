@@ -81,6 +81,22 @@ class Session(Base):
     )
 
 
+class SessionChangeSeq(Base):
+    """How many times what a session shows has changed: the API's ETags come from it.
+
+    Bumped by fenix.db.changes at the end of every transaction that changes the session's
+    rows, its events, runs or notifications. A row of its own, not a column of `sessions`, so
+    that its lock is always the last a transaction takes (fenix.db.changes says why).
+    """
+
+    __tablename__ = "session_change_seq"
+
+    session_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    change_seq: Mapped[int] = mapped_column(Integer, default=1)
+
+
 class SessionHost(Base):
     __tablename__ = "session_hosts"
     __table_args__ = (UniqueConstraint("session_id", "name"),)

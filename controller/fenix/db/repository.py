@@ -2,7 +2,9 @@
 
 A Repository lives for one transaction (fenix.db.database.Database.transaction). State changes
 go through the `set_*_state` methods, which write the event log row in the same transaction,
-so the log can never miss a change.
+so the log can never miss a change. Every write to what a session shows moves its change
+counter (fenix.db.changes) in the same transaction: writes through the ORM by themselves, bulk
+statements here by calling `mark_changed`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from sqlalchemy import Row, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session as OrmSession
 
+from fenix.db.changes import change_seq, mark_changed
 from fenix.db.models import (
     ActionPlugin,
     ActionRun,
@@ -64,13 +67,21 @@ class Repository:
         self.orm.add(event)
         return event
 
-    def events(self, session_id: str, after_id: int = 0) -> Sequence[Event]:
+    def events(
+        self, session_id: str, after_id: int = 0, limit: int | None = None
+    ) -> Sequence[Event]:
+        """The session's events after `after_id`, oldest first; at most `limit` of them."""
         query = (
             select(Event)
             .where(Event.session_id == session_id, Event.id > after_id)
             .order_by(Event.id)
+            .limit(limit)
         )
         return self.orm.scalars(query).all()
+
+    def change_seq(self, session_id: str, *, with_deleted: bool = False) -> int | None:
+        """The session's change counter (fenix.db.changes); None: no such session."""
+        return change_seq(self.orm, session_id, with_deleted=with_deleted)
 
     # -- sessions -------------------------------------------------------------------------
     def add_session(
@@ -210,6 +221,7 @@ class Repository:
             )
         )
         self.orm.execute(update(Session).where(Session.id == session_id).values(pruned_at=now))
+        mark_changed(self.orm, [session_id])
         return events.rowcount, outbox.rowcount
 
     def acquire_lease(self, session_id: str, owner: str, seconds: float) -> bool:
@@ -221,7 +233,12 @@ class Repository:
                 Session.id == session_id,
                 or_(Session.owner.is_(None), Session.owner == owner, Session.lease_until < now),
             )
-            .values(owner=owner, lease_until=now + timedelta(seconds=seconds))
+            # A lease is no change to the session: its updated_at (and ETag) stay.
+            .values(
+                owner=owner,
+                lease_until=now + timedelta(seconds=seconds),
+                updated_at=Session.updated_at,
+            )
         )
         return result.rowcount == 1
 
@@ -229,7 +246,7 @@ class Repository:
         self.orm.execute(
             update(Session)
             .where(Session.id == session_id, Session.owner == owner)
-            .values(owner=None, lease_until=None)
+            .values(owner=None, lease_until=None, updated_at=Session.updated_at)
         )
 
     # -- hosts, projects, instances ------------------------------------------------------
@@ -252,6 +269,62 @@ class Repository:
             if instance.instance_id == instance_id:
                 return instance
         return None
+
+    def session_hosts(
+        self, session_id: str, offset: int = 0, limit: int | None = None
+    ) -> list[SessionHost]:
+        """The session's hosts in their order, or a page of them."""
+        query = (
+            select(SessionHost)
+            .where(SessionHost.session_id == session_id)
+            .order_by(SessionHost.position)
+            .offset(offset)
+            .limit(limit)
+        )
+        return list(self.orm.scalars(query))
+
+    def session_instances_page(
+        self, session_id: str, offset: int = 0, limit: int | None = None
+    ) -> list[SessionInstance]:
+        """The session's instances by id, or a page of them."""
+        query = (
+            select(SessionInstance)
+            .where(SessionInstance.session_id == session_id)
+            .order_by(SessionInstance.instance_id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return list(self.orm.scalars(query))
+
+    def count_rows(self, model: type[SessionHost | SessionInstance], session_id: str) -> int:
+        """How many hosts or instances the session has (the total of a paged list)."""
+        query = select(func.count()).select_from(model).where(model.session_id == session_id)
+        return self.orm.scalar(query) or 0
+
+    def instance_details(self, session_id: str) -> list[dict[str, Any]]:
+        """Only the `details` of the session's instances, by instance id (their breaches)."""
+        query = (
+            select(SessionInstance.details)
+            .where(SessionInstance.session_id == session_id)
+            .order_by(SessionInstance.instance_id)
+        )
+        return list(self.orm.scalars(query))
+
+    def session_projects(self, session_id: str) -> list[SessionProject]:
+        query = (
+            select(SessionProject)
+            .where(SessionProject.session_id == session_id)
+            .order_by(SessionProject.project_id)
+        )
+        return list(self.orm.scalars(query))
+
+    def session_action_plugins(self, session_id: str) -> list[ActionPlugin]:
+        query = (
+            select(ActionPlugin)
+            .where(ActionPlugin.session_id == session_id)
+            .order_by(ActionPlugin.position)
+        )
+        return list(self.orm.scalars(query))
 
     def add_instance(self, session: Session, **fields: Any) -> SessionInstance:
         instance = SessionInstance(**fields)

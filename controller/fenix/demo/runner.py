@@ -14,6 +14,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -168,11 +169,11 @@ def _run(options: DemoOptions, workdir: Path) -> tuple[dict, str]:
         created.raise_for_status()
         session_id = created.json()["session_id"]
         detail = _follow(http, api.url, session_id, options)
-        events = http.get(f"{api.url}/v1/maintenance/{session_id}/events", timeout=10).json()
+        events = _all_events(http, api.url, session_id)
         cloud_report = cloud.report()
         report = build_report(
             detail=detail,
-            events=events["events"],
+            events=events,
             cloud_report=cloud_report,
             manager_messages={m.config.project_id: m.messages for m in managers},
             options=asdict(options),
@@ -253,3 +254,19 @@ def _summary(report: dict, options: DemoOptions) -> None:
         )
     if options.report_path:
         print(f"report: {options.report_path}")
+
+
+def _all_events(http: requests.Session, url: str, session_id: str) -> list[dict[str, Any]]:
+    """The session's whole event log, a page at a time."""
+    events: list[dict[str, Any]] = []
+    since = 0
+    while True:
+        page = http.get(
+            f"{url}/v1/maintenance/{session_id}/events",
+            params={"since": since, "limit": 5000},
+            timeout=10,
+        ).json()
+        events += page["events"]
+        if not page.get("more"):
+            return events
+        since = page["next"]

@@ -12,7 +12,14 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import requests
+from flask import request
 
+from fenix.app import create_app
+from fenix.config import Settings
+from fenix.drivers.simulated import SimulatedDriver
+from fenix.runtime import Runtime
+from fenix.wsgi import serve_in_thread
 from tests.controller.live import wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -209,3 +216,47 @@ def test_page_asks_for_a_token_when_the_controller_wants_one(live_stack, tmp_pat
 
     assert "Paste a token above" in page.text["status"]
     assert "X-Auth-Token" in page.text["status"]
+
+
+@needs_chromium
+def test_page_polls_with_if_none_match_and_shows_the_kept_answer_on_304(
+    database_url, sim_url, tmp_path
+):
+    """The engine is off, so the session never changes: every poll after the first is a 304."""
+    runtime = Runtime(
+        Settings(database_url=database_url, run_engine=False, tokens={}),
+        driver=SimulatedDriver(sim_url, timeout=5.0),
+    )
+    app = create_app(runtime)
+    seen: list[tuple[str, int, bool]] = []
+
+    @app.after_request
+    def note(response):
+        read = request.path.rsplit("/", 1)[-1]
+        seen.append((read, response.status_code, "If-None-Match" in request.headers))
+        return response
+
+    handle = serve_in_thread(app, name="fenix-ui-test")
+    try:
+        created = requests.post(
+            f"{handle.url}/v1/maintenance",
+            json={"state": "MAINTENANCE", "hosts": ["compute-1", "compute-2"]},
+            timeout=10,
+        )
+        session_id = created.json()["session_id"]
+        page = dump(
+            tmp_path,
+            f"{handle.url}/ui/#/session/{session_id}",
+            lambda page: len(page.host_states()) == 2,
+        )
+    finally:
+        handle.stop()
+        runtime.stop()
+
+    assert page.host_states() == {"compute-1": "PENDING", "compute-2": "PENDING"}
+    assert page.text.get("session-state") == "MAINTENANCE"
+    details = [(status, asked) for read, status, asked in seen if read == "detail"]
+    assert details[0] == (200, False)
+    assert len(details) >= 3, details
+    assert set(details[1:]) == {(304, True)}, details
+    assert (304, True) in [(status, asked) for read, status, asked in seen if read == "events"]

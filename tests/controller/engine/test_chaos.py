@@ -410,7 +410,7 @@ def test_sessions_survive_killed_controllers_and_a_failing_cloud(chaos, report):
     sessions = chaos.observer.sessions()
     rows = chaos.observer.hosts()
     events = {
-        sid: http.get(f"{base}/v1/maintenance/{sid}/events", timeout=30).json()["events"]
+        sid: http.get(f"{base}/v1/maintenance/{sid}/events?limit=5000", timeout=30).json()["events"]
         for sid, *_ in sessions
     }
     details = {

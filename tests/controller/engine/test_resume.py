@@ -104,9 +104,9 @@ def test_session_killed_mid_maintenance_resumes_after_restart(controller, cloud)
 
     controller.start()
     detail = _ended(controller, session_id)
-    events = requests.get(f"{controller.url}/v1/maintenance/{session_id}/events", timeout=5).json()[
-        "events"
-    ]
+    events = requests.get(
+        f"{controller.url}/v1/maintenance/{session_id}/events?limit=5000", timeout=5
+    ).json()["events"]
 
     assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
     assert all(h["state"] == "MAINTENANCE_COMPLETE" for h in detail["hosts"])

@@ -184,7 +184,7 @@ def _check_finished_whole(stack: Stack, session_id: str, groups: dict[str, list[
     assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
     assert detail["constraint_breaches"] == []
     assert all(h["state"] == "MAINTENANCE_COMPLETE" and not h["disabled"] for h in detail["hosts"])
-    events = stack.get(f"/v1/maintenance/{session_id}/events")["events"]
+    events = stack.get(f"/v1/maintenance/{session_id}/events?limit=5000")["events"]
     assert len({e["subject"] for e in events if e["kind"] == "engine.run"}) == 2
 
     # No move lost or half-started; each decided move made once in the cloud.
@@ -260,7 +260,7 @@ def test_a_vnf_session_killed_at_its_busiest_is_finished_by_the_other_controller
     session_id, killed, groups = _run_and_kill(stack)  # the other takes it when the lease ends
 
     _check_finished_whole(stack, session_id, groups)
-    events = stack.get(f"/v1/maintenance/{session_id}/events")["events"]
+    events = stack.get(f"/v1/maintenance/{session_id}/events?limit=5000")["events"]
     runs = [e["subject"] for e in events if e["kind"] == "engine.run"]
     (other,) = [c for c in stack.controllers if c is not killed]
     assert runs == [killed.engine_id, other.engine_id]

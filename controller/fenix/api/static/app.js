@@ -40,10 +40,17 @@
   let shown = null; // the session on screen, for re-rendering without a fetch
 
   // -- talking to the API -------------------------------------------------------------------
+  // The last answer to each read with its ETag: a poll sends the tag back (If-None-Match) and
+  // on 304 the controller has built nothing and the last answer is used again.
+  const answers = new Map();
+  const KEPT_ANSWERS = 50;
+
   async function api(path) {
     const headers = { Accept: "application/json" };
     const token = sessionStorage.getItem(TOKEN_KEY);
     if (token) headers["X-Auth-Token"] = token;
+    const kept = answers.get(path);
+    if (kept) headers["If-None-Match"] = kept.etag;
     let response;
     try {
       response = await fetch(path, { headers, cache: "no-store" });
@@ -55,6 +62,7 @@
       const offset = date - Date.now();
       clockOffset = Math.abs(offset) > 1500 ? offset : 0; // the header has whole seconds
     }
+    if (response.status === 304 && kept) return kept.body;
     let body = null;
     try {
       body = await response.json();
@@ -64,6 +72,12 @@
     if (!response.ok) {
       const message = body && body.error ? body.error.message : `HTTP ${response.status}`;
       throw Object.assign(new Error(message), { status: response.status });
+    }
+    const etag = response.headers.get("ETag");
+    answers.delete(path);
+    if (etag) {
+      answers.set(path, { etag, body });
+      if (answers.size > KEPT_ANSWERS) answers.delete(answers.keys().next().value);
     }
     return body;
   }
@@ -166,12 +180,15 @@
     // The detail first: the events read after it include every change that led to it, so the
     // timeline is never behind the states it is drawn next to.
     const detail = await api(`${sessionUrl(view.id)}/detail`);
-    const events = await api(`${sessionUrl(view.id)}/events?after=${view.lastEventId}`);
-    for (const event of events.events) {
-      if (event.id > view.lastEventId) {
-        view.events.push(event);
-        view.lastEventId = event.id;
+    for (;;) {
+      const page = await api(`${sessionUrl(view.id)}/events?since=${view.lastEventId}`);
+      for (const event of page.events) {
+        if (event.id > view.lastEventId) {
+          view.events.push(event);
+          view.lastEventId = event.id;
+        }
       }
+      if (!page.more) break;
     }
     view.detail = detail;
     renderSession(view);

@@ -22,9 +22,11 @@ class _Controller(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def _send(self, status, body):
+    def _send(self, status, body, headers=None):
         raw = json.dumps(body).encode()
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(raw)))
         self.end_headers()
@@ -35,9 +37,17 @@ class _Controller(BaseHTTPRequestHandler):
             states = self.server.states
             state = states.pop(0) if len(states) > 1 else states[0]
             error = self.server.error if state == "MAINTENANCE_FAILED" else None
+            tag = f'"{state}"'  # this controller's detail changes with its state only
+            self.server.asked.append(self.headers.get("If-None-Match"))
+            if self.server.etags and self.headers.get("If-None-Match") == tag:
+                self.send_response(304)
+                self.send_header("ETag", tag)
+                self.end_headers()
+                return
             self._send(
                 200,
                 {"session_id": SESSION, "state": state, "percent_done": 50, "error": error},
+                {"ETag": tag} if self.server.etags else {},
             )
         else:
             message = f"nothing at {self.path}"
@@ -49,6 +59,8 @@ def controller():
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Controller)
     server.states = ["MAINTENANCE"]
     server.error = None
+    server.etags = False
+    server.asked = []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -121,3 +133,23 @@ def test_the_url_comes_from_fenix_url_when_not_given(controller, capsys, monkeyp
     code, result = run_module(dict(session_id=SESSION), capsys)
     assert code == 0
     assert result["session_id"] == SESSION
+
+
+def test_polls_send_the_last_etag_and_keep_the_last_detail_on_304(controller, capsys):
+    controller.etags = True
+    controller.states = ["MAINTENANCE"] * 4 + ["MAINTENANCE_DONE"]
+    code, result = run_module(follow_args(controller), capsys)
+    assert code == 0
+    assert result["session"]["state"] == "MAINTENANCE_DONE"
+    assert [s["state"] for s in result["progress"]] == ["MAINTENANCE", "MAINTENANCE_DONE"]
+    # The module's first read, the follower's first (no tag yet), then the tag each time:
+    # two 304s while the state stood, and the new detail once it changed.
+    assert controller.asked == [None, None, '"MAINTENANCE"', '"MAINTENANCE"', '"MAINTENANCE"']
+
+
+def test_a_controller_without_etags_is_followed_as_before(controller, capsys):
+    controller.states = ["MAINTENANCE", "MAINTENANCE", "MAINTENANCE_DONE"]
+    code, result = run_module(follow_args(controller), capsys)
+    assert code == 0
+    assert result["session"]["state"] == "MAINTENANCE_DONE"
+    assert controller.asked == [None, None, None]
