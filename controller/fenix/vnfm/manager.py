@@ -46,6 +46,12 @@ NOTICE_STATES = frozenset(
 """Steps that only inform the manager: recorded, never answered."""
 
 
+class ControllerUnreachable(RuntimeError):
+    """The controller could not be asked (down, restarting, answering 5xx) even after the
+    retries: no ground for a NACK, which would fail the whole session. The step goes
+    unanswered and the controller applies its default when the reply window closes."""
+
+
 class VnfmError(RuntimeError):
     """The VNFM could not do what a step or its own start needs; the message says why."""
 
@@ -295,6 +301,14 @@ class SampleVnfm:
             return
         try:
             reply = step(payload)
+        except ControllerUnreachable as exc:
+            logger.error(
+                "project %s: %s: %s; not answering (the controller's default applies)",
+                project,
+                state,
+                exc,
+            )
+            return
         except VnfmError as exc:
             logger.error("project %s: %s: %s; answering NACK_%s", project, state, exc, state)
             reply = {"state": f"NACK_{state}"}
@@ -395,7 +409,13 @@ class SampleVnfm:
         try:
             response = self._talk.get(url, timeout=self.config.http_timeout)
         except requests.RequestException as exc:
-            raise VnfmError(f"cannot get the affected instances from {url}: {exc}") from exc
+            raise ControllerUnreachable(
+                f"cannot get the affected instances from {url}: {exc}"
+            ) from exc
+        if response.status_code >= 500:
+            raise ControllerUnreachable(
+                f"GET {url} answered HTTP {response.status_code} after retries"
+            )
         if response.status_code != 200:
             raise VnfmError(
                 f"GET {url} answered HTTP {response.status_code}: {response.text[:200]}"

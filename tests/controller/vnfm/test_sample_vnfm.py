@@ -43,6 +43,9 @@ class ControllerStandIn:
         self.subscribe_headers: list[dict[str, str]] = []
         self.deleted: list[str] = []
         self.instance_ids: list[str] = []
+        self.instance_asks = 0
+        self.instance_status = 200
+        """What GET of the affected instances answers: 503 stands for a controller away."""
         self.replies: list[dict[str, Any]] = []
 
     @property
@@ -78,6 +81,9 @@ class ControllerStandIn:
 
         @app.get("/v1/maintenance/<session_id>/<project_id>")
         def affected(session_id: str, project_id: str):
+            self.instance_asks += 1
+            if self.instance_status != 200:
+                return jsonify({"error": {"code": self.instance_status}}), self.instance_status
             return jsonify({"instance_ids": self.instance_ids})
 
         @app.put("/v1/maintenance/<session_id>/<project_id>")
@@ -639,3 +645,20 @@ def test_the_token_comes_from_a_file_or_the_environment_and_argv_is_warned_of(
     with caplog.at_level(logging.WARNING, logger="fenix.vnfm"):
         assert vnfm_token("from-argv", None) == "from-argv"
     assert "FENIX_TOKEN" in caplog.text
+
+
+@pytest.mark.slow
+def test_a_controller_away_gets_no_nack_but_no_answer(own_controller, caplog):
+    """A manager that cannot read its instances because the controller is away (restarting,
+    503 from its balancer) does not NACK, which would fail the session: it retries, then
+    leaves the step unanswered so that the controller's default applies."""
+    caplog.set_level(logging.ERROR, logger="fenix.vnfm")
+    own_controller.instance_status = 503
+    config = VnfmConfig(controller_url=own_controller.url, project_id=PROJECT, token=TOKEN)
+    with SampleVnfm(config) as vnfm:
+        notify(vnfm, own_controller, "PREPARE_MAINTENANCE")
+        wait_until(lambda: "not answering" in caplog.text, timeout=60, what="the step given up")
+        # The step is over for the manager: whatever it was going to send, it has sent.
+        assert own_controller.instance_asks > 1, "the instance list was not asked again"
+        assert own_controller.replies == []
+        assert "PREPARE_MAINTENANCE" in caplog.text and "503" in caplog.text
