@@ -20,7 +20,7 @@ from fenix.actions.download import check_scheme
 from fenix.actions.plugins import COLLECTION_PREFIX, is_plugin_name, missing_plugins
 from fenix.api import json_body, runtime
 from fenix.api.auth import require_admin
-from fenix.api.conditional import etag, not_modified, still_fresh, tagged_json
+from fenix.api.conditional import AnswerCache, etag, not_modified, still_fresh, tagged_json
 from fenix.api.errors import bad_gateway, bad_request, conflict, not_found
 from fenix.api.reads import MAX_ROW_INDEX, detail_query, events_query
 from fenix.api.schemas import ACTION_TYPES, CreateSession, UpdateSession, some_of
@@ -47,11 +47,19 @@ MAX_EVENT_ID = MAX_ROW_INDEX
 """Event ids are INTEGER: 32 bits on PostgreSQL, which refuses to compare with a larger one."""
 
 
+_ANSWERS = "fenix.api.sessions.answers"
+
+
 @blueprint.record_once
 def _add_create_lock(state: BlueprintSetupState) -> None:
     # Checking that hosts are free and claiming them must not interleave between two requests
     # of this process (SQLite would fail the second writer instead of making it wait).
     state.app.extensions[_CREATE_LOCK] = threading.Lock()
+    state.app.extensions[_ANSWERS] = AnswerCache()
+
+
+def _answers() -> AnswerCache:
+    return current_app.extensions[_ANSWERS]
 
 
 def _session_or_404(repo: Repository, session_id: str) -> Session:
@@ -193,7 +201,7 @@ def get_session(session_id: str) -> ResponseReturnValue:
         tag = _session_tag(repo, session_id, "summary")
         if still_fresh(tag):
             return not_modified(tag)
-        return tagged_json(session_summary(_session_or_404(repo, session_id)), tag)
+        return _answers().answer(tag, lambda: session_summary(_session_or_404(repo, session_id)))
 
 
 @blueprint.get("/<session_id>/detail")
@@ -203,7 +211,9 @@ def get_session_detail(session_id: str) -> ResponseReturnValue:
         tag = _session_tag(repo, session_id, "detail", query.key())
         if still_fresh(tag):
             return not_modified(tag)  # decided from the counter: no host or instance read
-        return tagged_json(session_detail(repo, _session_or_404(repo, session_id), query), tag)
+        return _answers().answer(
+            tag, lambda: session_detail(repo, _session_or_404(repo, session_id), query)
+        )
 
 
 @blueprint.get("/<session_id>/events")
@@ -215,12 +225,15 @@ def list_events(session_id: str) -> ResponseReturnValue:
         tag = _session_tag(repo, session_id, "events", query.since, query.limit)
         if still_fresh(tag):
             return not_modified(tag)
-        # One more than asked for tells whether more are left.
-        events = repo.events(session_id, query.since, query.limit + 1)
-        page = [event_view(event) for event in events[: query.limit]]
-        more = len(events) > query.limit
-        next_since = page[-1]["id"] if page else query.since
-        return tagged_json({"events": page, "more": more, "next": next_since}, tag)
+
+        def page() -> dict[str, Any]:
+            # One more than asked for tells whether more are left.
+            events = repo.events(session_id, query.since, query.limit + 1)
+            views = [event_view(event) for event in events[: query.limit]]
+            next_since = views[-1]["id"] if views else query.since
+            return {"events": views, "more": len(events) > query.limit, "next": next_since}
+
+        return _answers().answer(tag, page)
 
 
 @blueprint.put("/<session_id>")

@@ -6,6 +6,8 @@ these tests count the SQL statements a 304 makes and check none reads a host or 
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +15,7 @@ import requests
 from sqlalchemy import event
 
 from fenix.wsgi import serve_in_thread
+from tests.controller.live import wait_until
 
 from .helpers import ADMIN_TOKEN, error_message
 
@@ -208,3 +211,66 @@ def test_conditional_reads_over_http(app, session_id):
     assert second.status_code == 304
     assert second.content == b""
     assert second.headers["ETag"] == first.headers["ETag"]
+
+
+# -- the answers shared by every request of the process ----------------------------------------
+def test_clients_without_a_tag_share_one_build_of_each_version(client, session_id, statements):
+    first = client.get(_url(session_id, "/detail"))
+    statements.clear()
+    again = client.get(_url(session_id, "/detail"))
+    assert again.status_code == 200
+    assert again.data == first.data and again.headers["ETag"] == first.headers["ETag"]
+    assert not [s for s in statements if "session_hosts" in s or "session_instances" in s], (
+        "a version already built was read from the hosts and instances again"
+    )
+
+
+def test_a_new_version_is_built_anew(client, runtime, session_id):
+    first = client.get(_url(session_id, "/detail"))
+    client.put(_url(session_id, ""), json={"metadata": {"changed": True}})
+    second = client.get(_url(session_id, "/detail"))
+    assert second.headers["ETag"] != first.headers["ETag"]
+    assert second.get_json()["metadata"] == {"changed": True}
+
+
+def test_misses_together_build_once(app):
+    from fenix.api.conditional import AnswerCache
+
+    cache = AnswerCache()
+    builds: list[int] = []
+    gate = threading.Event()
+
+    def build() -> dict:
+        builds.append(1)
+        gate.wait(5)
+        return {"built": len(builds)}
+
+    answers: list = []
+
+    def ask() -> None:
+        with app.app_context():
+            answers.append(cache.answer("t1", build).get_data())
+
+    workers = [threading.Thread(target=ask) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    wait_until(lambda: builds, timeout=10, what="the first build under way")
+    gate.set()
+    for worker in workers:
+        worker.join(10)
+    assert len(builds) == 1
+    assert len(answers) == 8 and len(set(answers)) == 1
+    assert json.loads(answers[0]) == {"built": 1}
+
+
+def test_the_oldest_answers_go_first_past_the_size_limit(app):
+    from fenix.api.conditional import AnswerCache
+
+    cache = AnswerCache(max_bytes=100)
+    with app.app_context():
+        for name in ("a", "b", "c"):
+            cache.answer(name, lambda name=name: {"pad": name * 30})
+        rebuilt = []
+        cache.answer("c", lambda: rebuilt.append("c") or {})
+        cache.answer("a", lambda: rebuilt.append("a") or {"pad": "a" * 30})
+    assert rebuilt == ["a"], "the newest answer was dropped, or the oldest kept"
