@@ -42,7 +42,12 @@ class Settings(BaseSettings):
     port: int = 12347
     public_url: str | None = None
     """Base URL managers use to reach this controller (reply_url, instance_ids)."""
-    threads: int = 16
+    threads: int = 48
+    """Request threads of each API process. Most of them wait (for the database, for a read
+    slot below) rather than compute: enough that a manager's reply always finds one free."""
+    read_slots: int = 4
+    """Session reads (list, summary, detail, events) an API process builds at once; pollers
+    beyond that wait their turn, while managers' replies and the admin's writes never do."""
     max_hosts: int = 10_000
     """The most hosts one session may name."""
     max_body_bytes: int = 1024 * 1024
@@ -84,6 +89,9 @@ class Settings(BaseSettings):
     engine_wake_socket: str | None = None
     """A Unix datagram socket the engine listens on, and the API processes send a wake to after
     each change the engine waits for (fenix.engine.wake); `fenix serve` sets it."""
+    api_nice: int = Field(default=5, ge=0, le=19)
+    """How much lower the API processes' CPU priority is than the engine's under `fenix serve`:
+    on a busy machine the sessions get the CPU first, the pollers what is left (0: equal)."""
     api_workers: int = Field(default=1, ge=1, le=64)
     """API processes `fenix serve` runs on its one port; more than one needs a database that
     several processes can write at once (PostgreSQL), not SQLite."""

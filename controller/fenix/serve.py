@@ -5,7 +5,8 @@ session cut its progress by 96 %. Here the watchers cost the API processes only:
 
 - this process binds the port, serves the API, and supervises the others; `--workers N` adds
   N-1 API processes accepting on the same socket (a database several processes can write at
-  once, PostgreSQL, is then needed);
+  once, PostgreSQL, is then needed); the API runs at a lower CPU priority than the engine
+  (FENIX_API_NICE), so that on a busy machine the sessions are served first;
 - the engine and the notification delivery run in `fenix engine`, a child process restarted
   when it dies (with backoff) and stopped with this one; the children die with it even when it
   is SIGKILLed (Linux's parent-death signal), so a killed controller is killed whole;
@@ -227,6 +228,10 @@ def _serve_from(workdir: Path, settings: Settings, verbose: bool) -> int:
     children = _children(driver, settings, split=split, verbose=verbose)
     if children:
         children[0].start()
+        # From here on this thread, and the threads and processes it starts (the API's, its
+        # workers), run below the engine's priority; the engine's supervisor thread, started
+        # above, keeps it for the engine when it starts it again.
+        os.nice(settings.api_nice)
 
     from fenix.api.auth import AuthConfigError
     from fenix.app import create_app

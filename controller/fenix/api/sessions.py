@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, g, request
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
@@ -41,6 +41,23 @@ def _admin_only() -> None:
     require_admin()
 
 
+@blueprint.before_request
+def _take_a_read_slot() -> None:
+    """A poll waits for one of `read_slots`: however many dashboards poll flat out, the CPU
+    they take is bounded, and the requests that move sessions on (replies, PUTs) pass them."""
+    if request.method == "GET":
+        slots = current_app.extensions[_READ_SLOTS]
+        slots.acquire()
+        g.fenix_read_slot = slots
+
+
+@blueprint.teardown_request
+def _give_the_read_slot_back(_error: BaseException | None) -> None:
+    slots = g.pop("fenix_read_slot", None)
+    if slots is not None:
+        slots.release()
+
+
 _CREATE_LOCK = "fenix.api.sessions.create_lock"
 
 MAX_EVENT_ID = MAX_ROW_INDEX
@@ -48,6 +65,7 @@ MAX_EVENT_ID = MAX_ROW_INDEX
 
 
 _ANSWERS = "fenix.api.sessions.answers"
+_READ_SLOTS = "fenix.api.sessions.read_slots"
 
 
 @blueprint.record_once
@@ -56,6 +74,9 @@ def _add_create_lock(state: BlueprintSetupState) -> None:
     # of this process (SQLite would fail the second writer instead of making it wait).
     state.app.extensions[_CREATE_LOCK] = threading.Lock()
     state.app.extensions[_ANSWERS] = AnswerCache()
+    state.app.extensions[_READ_SLOTS] = threading.BoundedSemaphore(
+        state.app.extensions["fenix"].settings.read_slots
+    )
 
 
 def _answers() -> AnswerCache:
