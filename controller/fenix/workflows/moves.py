@@ -98,6 +98,7 @@ class InstanceMover:
             starting.append((row, action, target))
         if not starting:
             return {}
+        intents: dict[str, dict] = {}
         with self.ctx.db.transaction() as repo:
             fresh = {
                 r.instance_id: r
@@ -106,7 +107,7 @@ class InstanceMover:
                 )
             }
             for row, action, target in starting:
-                details = {
+                details = intents[row.instance_id] = {
                     **(row.details or {}),
                     "target": target,
                     "started_at": utcnow().isoformat(),
@@ -144,11 +145,12 @@ class InstanceMover:
                 action_id, error = outcomes[row.instance_id]
                 if error is not None:
                     refusals[row.instance_id] = error
+                    # The refused target stays in the details: _elsewhere tries another.
                     self._set(
                         repo,
                         fresh[row.instance_id],
                         action_state=ActionState.FAILED,
-                        details={**(row.details or {}), "error": error},
+                        details={**intents[row.instance_id], "error": error},
                     )
                 else:
                     self._set(
@@ -306,6 +308,7 @@ class InstanceMover:
             # Started, but the crash came before its action id was recorded: watch it.
             self._update(instance_id, "instance.action", action_state=ActionState.RUNNING)
             return None
+        intent = {**(row.details or {}), "target": target, "started_at": utcnow().isoformat()}
         self._update(
             instance_id,
             "instance.action",
@@ -313,7 +316,7 @@ class InstanceMover:
             action_state=ActionState.STARTING,
             action_from=host,
             action_id=None,
-            details={**(row.details or {}), "target": target, "started_at": utcnow().isoformat()},
+            details=intent,
         )
         driver = self.ctx.driver
         try:
@@ -330,7 +333,7 @@ class InstanceMover:
                 instance_id,
                 "instance.action",
                 action_state=ActionState.FAILED,
-                details={**(row.details or {}), "error": str(exc)},
+                details={**intent, "error": str(exc)},  # the refused target: try another
             )
             return str(exc)
         self._update(
