@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, or_, select, update
+from sqlalchemy import Row, and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session as OrmSession
 
 from fenix.db.changes import change_seq, mark_changed
@@ -339,6 +339,56 @@ class Repository:
         if instance_ids is not None:
             query = query.where(SessionInstance.instance_id.in_(list(instance_ids)))
         return list(self.orm.scalars(query))
+
+    def session_instances_on(self, session_id: str, hosts: Iterable[str]) -> list[SessionInstance]:
+        """The session's instance rows recorded on these hosts and still there (not deleted
+        or evicted): one host's, without reading the session's thousands of others."""
+        query = select(SessionInstance).where(
+            SessionInstance.session_id == session_id,
+            SessionInstance.host.in_(list(hosts)),
+            SessionInstance.state.not_in(("DELETED", "EVICTED")),
+        )
+        return list(self.orm.scalars(query.order_by(SessionInstance.instance_id)))
+
+    def add_session_instance(self, session_id: str, **fields: Any) -> SessionInstance:
+        """A new instance row, without loading the session's others (add_instance appends to
+        the session's collection, which reads it whole)."""
+        instance = SessionInstance(session_id=session_id, **fields)
+        self.orm.add(instance)
+        return instance
+
+    def session_host(self, session_id: str, name: str) -> SessionHost | None:
+        """One of the session's host rows."""
+        query = select(SessionHost).where(
+            SessionHost.session_id == session_id, SessionHost.name == name
+        )
+        return self.orm.scalars(query).first()
+
+    def session_host_rows(self, session_id: str) -> Sequence[Row]:
+        """The session's hosts in their order, as plain rows of the columns the engine
+        chooses by (no ORM objects: a choice per host over 1,000 hosts would build a
+        million)."""
+        query = (
+            select(
+                SessionHost.name,
+                SessionHost.kind,
+                SessionHost.state,
+                SessionHost.position,
+                SessionHost.disabled,
+                SessionHost.maintained,
+            )
+            .where(SessionHost.session_id == session_id)
+            .order_by(SessionHost.position)
+        )
+        return self.orm.execute(query).all()
+
+    def count_session_hosts(self, session_id: str) -> tuple[int, int]:
+        """(hosts, hosts maintained) of the session."""
+        query = select(
+            func.count(), func.coalesce(func.sum(case((SessionHost.maintained, 1), else_=0)), 0)
+        ).where(SessionHost.session_id == session_id)
+        total, maintained = self.orm.execute(query).one()
+        return int(total), int(maintained)
 
     # -- per-instance asks (the vnf workflow) ----------------------------------------------
     def add_ask(self, **fields: Any) -> SessionAsk:

@@ -58,6 +58,7 @@ class BaseWorkflow:
                 return
             self.ctx.check_stop()
             started = time.monotonic()
+            self.mover.view.forget()  # one listing of the cloud per step, when first needed
             try:
                 if not plugins_ready:
                     self.ctx.runtime.actions.prepare_session_plugins(self.ctx)
@@ -108,23 +109,22 @@ class BaseWorkflow:
 
     # -- reading the session -------------------------------------------------------------
     def session_hosts(self, predicate=lambda host: True) -> list[str]:
+        """The session's host names in order; `predicate` sees each host's name, kind, state,
+        position, disabled and maintained."""
         with self.ctx.db.transaction() as repo:
-            session = repo.get_session(self.ctx.session_id, with_deleted=True)
-            return [h.name for h in session.hosts if predicate(h)]
+            return [h.name for h in repo.session_host_rows(self.ctx.session_id) if predicate(h)]
 
     def host_kind(self, host: str) -> str:
         with self.ctx.db.transaction() as repo:
-            session = repo.get_session(self.ctx.session_id, with_deleted=True)
-            return next(h.kind for h in session.hosts if h.name == host)
+            return repo.session_host(self.ctx.session_id, host).kind
 
     def instances(self, host: str | None = None) -> list[SessionInstance]:
+        """The session's instances still there; only one host's reads only that host's."""
         with self.ctx.db.transaction() as repo:
+            if host is not None:
+                return repo.session_instances_on(self.ctx.session_id, [host])
             session = repo.get_session(self.ctx.session_id, with_deleted=True)
-            return [
-                i
-                for i in session.instances
-                if i.state not in ("DELETED", "EVICTED") and (host is None or i.host == host)
-            ]
+            return [i for i in session.instances if i.state not in ("DELETED", "EVICTED")]
 
     def cursor(self) -> dict:
         with self.ctx.db.transaction() as repo:
@@ -135,10 +135,18 @@ class BaseWorkflow:
             session = repo.get_session(self.ctx.session_id, with_deleted=True)
             session.cursor = {**(session.cursor or {}), **marks}
 
-    def sync_instances(self) -> None:
-        """Record which instances are on the session's hosts now (managers scale, clouds move)."""
+    def sync_instances(self, host: str | None = None) -> None:
+        """Record which instances are on the session's hosts now (managers scale, clouds move).
+
+        With `host`, only what is on that host: the cloud lists that host alone and only its
+        rows are read, so emptying one host costs the same on 10 hosts as on 1,000."""
+        if host is not None:
+            self._sync_host(host)
+            return
         hosts = set(self.session_hosts())
-        seen = {i.instance_id: i for i in self.ctx.driver.list_instances()}
+        listing = self.ctx.driver.list_instances()
+        self.mover.view.load(listing)
+        seen = {i.instance_id: i for i in listing}
         with self.ctx.db.transaction() as repo:
             session: Session = repo.get_session(self.ctx.session_id, with_deleted=True)
             known = {i.instance_id: i for i in session.instances}
@@ -168,6 +176,53 @@ class BaseWorkflow:
             for project_id in {i.project_id for i in session.instances}:
                 repo.project(session, project_id)
 
+    def _sync_host(self, host: str) -> None:
+        listing = self.ctx.driver.list_instances(host=host)
+        self.mover.view.host_seen(host, listing)
+        seen = {i.instance_id: i for i in listing}
+        session_id = self.ctx.session_id
+        with self.ctx.db.transaction() as repo:
+            known = {r.instance_id: r for r in repo.session_instances(session_id, list(seen))}
+            here = repo.session_instances_on(session_id, [host])
+            left = [r for r in here if r.instance_id not in seen]
+            new_projects = set()
+            for instance_id, info in seen.items():
+                row = known.get(instance_id)
+                if row is None:
+                    repo.add_session_instance(
+                        session_id,
+                        instance_id=instance_id,
+                        name=info.name,
+                        project_id=info.project_id,
+                        host=host,
+                        size=info.size,
+                        state="ACTIVE",
+                    )
+                    repo.add_event(session_id, "instance.added", instance_id, None, host)
+                    new_projects.add(info.project_id)
+                elif row.host != host or row.state == "DELETED":
+                    repo.add_event(session_id, "instance.host", instance_id, row.host, host)
+                    row.host = host
+                    row.state = "ACTIVE"
+            if left:
+                # Gone from the host by other hands (a manager moved or deleted them): one look
+                # at the whole cloud says where to, as a full sync would have.
+                everywhere = self.ctx.driver.list_instances()
+                self.mover.view.load(everywhere)
+                where = {i.instance_id: i.host for i in everywhere}
+                for row in left:
+                    if row.instance_id in where:
+                        new = where[row.instance_id]
+                        repo.add_event(session_id, "instance.host", row.instance_id, host, new)
+                        row.host = new
+                    else:
+                        row.state = "DELETED"
+                        repo.add_event(session_id, "instance.deleted", row.instance_id, host, None)
+            if new_projects:
+                session = repo.get_session(session_id, with_deleted=True)
+                for project_id in sorted(new_projects):
+                    repo.project(session, project_id)
+
     # -- shared steps ----------------------------------------------------------------------
     def check_replies(self, replies: dict[str, Reply], step: ProjectStep) -> None:
         settings = self.ctx.settings
@@ -189,7 +244,7 @@ class BaseWorkflow:
         arrives after the host was looked at: each round asks about and moves what arrived
         during the one before, up to EMPTY_ROUNDS."""
         for round_ in range(EMPTY_ROUNDS):
-            self.sync_instances()
+            self.sync_instances(host)
             affected = instances_by_project(self.instances(host))
             if round_ and not affected:
                 return
@@ -202,7 +257,7 @@ class BaseWorkflow:
                     actions.update(reply.instance_actions)
             self.mover.empty_host(host, actions, self.default_action())
             self.talk.inform(ProjectStep.ADMIN_ACTION_DONE, affected)
-        self.sync_instances()
+        self.sync_instances(host)
         left = [i.instance_id for i in self.instances(host)]
         if left:
             raise WorkflowError(f"{host} is not empty after the moves: {', '.join(left)}")

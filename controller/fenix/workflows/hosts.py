@@ -45,10 +45,9 @@ class HostMaintenance:
         """Put a host this session disabled back into service (the session is being ended)."""
         self.ctx.driver.enable_host(host)
         with self.ctx.db.transaction() as repo:
-            session = repo.get_session(self.ctx.session_id, with_deleted=True)
-            row = next(h for h in session.hosts if h.name == host)
+            row = repo.session_host(self.ctx.session_id, host)
             row.disabled = False
-            repo.add_event(session.id, "host.enabled", host, data={"why": "session ended"})
+            repo.add_event(row.session_id, "host.enabled", host, data={"why": "session ended"})
 
     def _set(
         self,
@@ -61,17 +60,19 @@ class HostMaintenance:
         only_from: set[HostState] | None = None,
     ) -> None:
         with self.ctx.db.transaction() as repo:
-            session = repo.get_session(self.ctx.session_id, with_deleted=True)
-            row = next(h for h in session.hosts if h.name == host)
+            # The one host's row and a count, not the session's every host: this runs several
+            # times per host.
+            row = repo.session_host(self.ctx.session_id, host)
             if only_from is not None and row.state not in only_from:
                 return
+            session = repo.get_session(self.ctx.session_id, with_deleted=True)
             row.disabled = disabled
             row.maintained = row.maintained or maintained
             if row.state != state:
                 repo.set_host_state(row, state)
-            if maintained:
-                done = sum(1 for h in session.hosts if h.maintained)
-                session.percent_done = min(99, int(100 * done / max(len(session.hosts), 1)))
+            if maintained:  # the count sees the row above: the query flushes it first
+                hosts, done = repo.count_session_hosts(session.id)
+                session.percent_done = min(99, int(100 * done / max(hosts, 1)))
                 notifier.session_changed(repo, session)
             if notify:
                 notifier.emit(

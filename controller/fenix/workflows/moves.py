@@ -16,6 +16,7 @@ from fenix.drivers.base import ActionResult, ActionStatus, DriverError, HostKind
 from fenix.engine.context import SessionContext
 from fenix.engine.states import ActionState, HostState, InstanceAction
 from fenix.timeutil import utcnow
+from fenix.workflows.cloudview import CloudView
 from fenix.workflows.conversation import Conversation
 
 LOG = logging.getLogger(__name__)
@@ -35,28 +36,39 @@ class InstanceMover:
         self.ctx = ctx
         self.talk = talk
         """Tells each project of every move carried out for it (INSTANCE_ACTION_DONE)."""
+        self.view = CloudView(ctx.driver)
+        """What each host holds, for choosing targets: the workflow forgets it at each step."""
 
     def empty_host(self, host: str, actions: dict[str, str], default_action: str) -> list[str]:
-        """Move every instance off `host` as asked; returns the ids that were moved."""
+        """Move every instance off `host` as asked; returns the ids that were moved.
+
+        The host's moves are recorded together: their intents in one transaction, then the
+        cloud calls, then their starts in one, and their ends in one (a transaction per
+        instance and step made a host of 10 instances cost some 50 commits)."""
         moved: list[str] = []
         failures: list[str] = []
         rows = self._instances_on(host)
         free = self.free_capacity(exclude=host)
+        plan: list[tuple[SessionInstance, str, str | None]] = []
         for row in rows:
             action = actions.get(row.instance_id) or row.action or default_action
             if action not in (InstanceAction.MIGRATE, InstanceAction.LIVE_MIGRATE):
-                self._start(row.instance_id, host, action, None)
+                plan.append((row, action, None))
                 continue
             target = self._pick_target(free, row.size)
+            if target is None and self.view.loaded:
+                # The view may be behind the cloud (others freed room since): look again.
+                self.view.forget()
+                free = self.free_capacity(exclude=host)
+                target = self._pick_target(free, row.size)
             if target is None:
                 failures.append(f"{row.instance_id}: no host has room for it")
                 continue
             free[target] -= row.size
-            refusal = self._start(row.instance_id, host, action, target)
-            if refusal is not None:
-                self._elsewhere(row.instance_id, host, refusal)
-        for instance_id in [row.instance_id for row in rows]:
-            error = self._finish(instance_id, host)
+            plan.append((row, action, target))
+        for instance_id, refusal in self._start_all(host, plan).items():
+            self._elsewhere(instance_id, host, refusal)
+        for instance_id, error in self._finish_all(host, [row.instance_id for row in rows]):
             if error:
                 failures.append(f"{instance_id}: {error}")
             else:
@@ -65,16 +77,137 @@ class InstanceMover:
             raise MoveFailed(f"could not empty {host}: " + "; ".join(failures))
         return moved
 
+    def _start_all(
+        self, host: str, plan: list[tuple[SessionInstance, str, str | None]]
+    ) -> dict[str, str]:
+        """Start these moves as _start does one by one (each recorded STARTING before the
+        cloud is called); the cloud's refusals by instance id."""
+        starting: list[tuple[SessionInstance, str, str | None]] = []
+        for row, action, target in plan:
+            if row.action_from == host and row.action_state in (
+                ActionState.RUNNING,
+                ActionState.DONE,
+            ):
+                continue  # started before a restart; _finish waits for it
+            if row.action_state == ActionState.STARTING and row.action_from == host:
+                # Interrupted between intent and start: the one-by-one path checks the cloud.
+                refusal = self._start(row.instance_id, host, action, target)
+                if refusal is not None:
+                    self._elsewhere(row.instance_id, host, refusal)
+                continue
+            starting.append((row, action, target))
+        if not starting:
+            return {}
+        intents: dict[str, dict] = {}
+        with self.ctx.db.transaction() as repo:
+            fresh = {
+                r.instance_id: r
+                for r in repo.session_instances(
+                    self.ctx.session_id, [row.instance_id for row, _a, _t in starting]
+                )
+            }
+            for row, action, target in starting:
+                details = intents[row.instance_id] = {
+                    **(row.details or {}),
+                    "target": target,
+                    "started_at": utcnow().isoformat(),
+                }
+                self._set(
+                    repo,
+                    fresh[row.instance_id],
+                    action=action,
+                    action_state=ActionState.STARTING,
+                    action_from=host,
+                    action_id=None,
+                    details=details,
+                )
+        outcomes: dict[str, tuple[str | None, str | None]] = {}
+        driver = self.ctx.driver
+        for row, action, target in starting:
+            try:
+                if action == InstanceAction.LIVE_MIGRATE:
+                    outcomes[row.instance_id] = (driver.live_migrate(row.instance_id, target), None)
+                elif action == InstanceAction.MIGRATE:
+                    outcomes[row.instance_id] = (driver.migrate(row.instance_id, target), None)
+                elif action == InstanceAction.EVICTION:
+                    outcomes[row.instance_id] = (driver.evict(row.instance_id), None)
+                else:  # OWN_ACTION: the manager moves it; we watch the host
+                    outcomes[row.instance_id] = (None, None)
+            except DriverError as exc:
+                outcomes[row.instance_id] = (None, str(exc))
+        refusals: dict[str, str] = {}
+        with self.ctx.db.transaction() as repo:
+            fresh = {
+                r.instance_id: r
+                for r in repo.session_instances(self.ctx.session_id, list(outcomes))
+            }
+            for row, _action, _target in starting:
+                action_id, error = outcomes[row.instance_id]
+                if error is not None:
+                    refusals[row.instance_id] = error
+                    # The refused target stays in the details: _elsewhere tries another.
+                    self._set(
+                        repo,
+                        fresh[row.instance_id],
+                        action_state=ActionState.FAILED,
+                        details={**intents[row.instance_id], "error": error},
+                    )
+                else:
+                    self._set(
+                        repo,
+                        fresh[row.instance_id],
+                        action_state=ActionState.RUNNING,
+                        action_id=action_id,
+                    )
+        return refusals
+
+    def _finish_all(self, host: str, instance_ids: list[str]) -> list[tuple[str, str | None]]:
+        """Wait for these moves, as _finish does one by one; the moves that ended as asked
+        are recorded (and told to their projects) in one transaction. (id, error or None)."""
+        with self.ctx.db.transaction() as repo:
+            rows = {
+                r.instance_id: r for r in repo.session_instances(self.ctx.session_id, instance_ids)
+            }
+        outcomes: dict[str, str | None] = {}
+        done: dict[str, ActionResult] = {}
+        for instance_id in instance_ids:
+            row = rows[instance_id]
+            result = None
+            if row.action_state == ActionState.RUNNING and row.action_id is not None:
+                result = self._wait(row.action_id)
+                if result.status == ActionStatus.DONE and not result.target_refused:
+                    done[instance_id] = result
+                    continue
+            outcomes[instance_id] = self._finish(instance_id, host, result)  # one by one
+        if done:
+            with self.ctx.db.transaction() as repo:
+                fresh = repo.session_instances(self.ctx.session_id, list(done))
+                told = []
+                for row in fresh:
+                    result = done[row.instance_id]
+                    evicted = row.action == InstanceAction.EVICTION
+                    where = None if evicted else result.host or row.host
+                    self.view.moved(row.instance_id, where)
+                    self._set(
+                        repo,
+                        row,
+                        action_state=ActionState.DONE,
+                        host=result.host or row.host,
+                        state="EVICTED" if evicted else "ACTIVE",
+                    )
+                    told.append((row.project_id, row.instance_id))
+                if self.talk is not None:
+                    self.talk.actions_done(repo, told)
+        return [(i, None if i in done else outcomes[i]) for i in instance_ids]
+
     # -- choosing where to go ------------------------------------------------------------
     def free_capacity(self, exclude: str) -> dict[str, int]:
         """Room on each host an instance may go to, best places first."""
         driver = self.ctx.driver
-        used: dict[str, int] = {}
-        for instance in driver.list_instances():
-            used[instance.host] = used.get(instance.host, 0) + instance.size
+        used = self.view.used()
         with self.ctx.db.transaction() as repo:
-            session = repo.get_session(self.ctx.session_id, with_deleted=True)
-            ours = {h.name: (h.state, h.position) for h in session.hosts}
+            rows = repo.session_host_rows(self.ctx.session_id)
+            ours = {h.name: (h.state, h.position) for h in rows}
         ranked: list[tuple[int, int, str, int]] = []
         for host in driver.list_hosts():
             if host.name == exclude or not host.enabled or host.kind != HostKind.COMPUTE:
@@ -111,6 +244,7 @@ class InstanceMover:
         refused = [*details.get("refused_targets", []), details.get("target")]
         target = None
         if len(refused) < START_TRIES:
+            self.view.forget()  # the cloud knows better than the view: look again
             target = self._pick_target(self.free_capacity(exclude=host), row.size, refused)
         if target is None:
             if row.action_state != ActionState.FAILED:
@@ -133,12 +267,17 @@ class InstanceMover:
     # -- intent, start, outcome ----------------------------------------------------------
     def _instances_on(self, host: str) -> list[SessionInstance]:
         with self.ctx.db.transaction() as repo:
-            session = repo.get_session(self.ctx.session_id, with_deleted=True)
-            return [
-                i
-                for i in session.instances
-                if i.host == host and i.state not in ("DELETED", "EVICTED")
-            ]
+            return repo.session_instances_on(self.ctx.session_id, [host])
+
+    def _set(self, repo, row: SessionInstance, **fields) -> None:
+        """Change an instance's row in the caller's transaction, logged as _update logs it."""
+        old = row.action_state
+        for name, value in fields.items():
+            setattr(row, name, value)
+        data = {k: v for k, v in fields.items() if v is not None}
+        repo.add_event(
+            self.ctx.session_id, "instance.action", row.instance_id, old, row.action_state, data
+        )
 
     def _update(
         self, instance_id: str, event: str | None = None, *, tell: bool = False, **fields
@@ -169,6 +308,7 @@ class InstanceMover:
             # Started, but the crash came before its action id was recorded: watch it.
             self._update(instance_id, "instance.action", action_state=ActionState.RUNNING)
             return None
+        intent = {**(row.details or {}), "target": target, "started_at": utcnow().isoformat()}
         self._update(
             instance_id,
             "instance.action",
@@ -176,7 +316,7 @@ class InstanceMover:
             action_state=ActionState.STARTING,
             action_from=host,
             action_id=None,
-            details={**(row.details or {}), "target": target, "started_at": utcnow().isoformat()},
+            details=intent,
         )
         driver = self.ctx.driver
         try:
@@ -193,7 +333,7 @@ class InstanceMover:
                 instance_id,
                 "instance.action",
                 action_state=ActionState.FAILED,
-                details={**(row.details or {}), "error": str(exc)},
+                details={**intent, "error": str(exc)},  # the refused target: try another
             )
             return str(exc)
         self._update(
@@ -202,18 +342,21 @@ class InstanceMover:
         return None
 
     def _already_moving(self, instance_id: str, host: str) -> bool:
-        for instance in self.ctx.driver.list_instances():
+        for instance in self.ctx.driver.list_instances(host=host):
             if instance.instance_id == instance_id:
-                return instance.host != host or instance.state != "ACTIVE"
-        return True  # gone from the cloud: nothing to start
+                return instance.state != "ACTIVE"
+        return True  # gone from the host (moved, or from the cloud): nothing to start
 
     def _row(self, instance_id: str) -> SessionInstance:
         with self.ctx.db.transaction() as repo:
             (row,) = repo.session_instances(self.ctx.session_id, [instance_id])
             return row
 
-    def _finish(self, instance_id: str, host: str) -> str | None:
-        """Wait for the instance's move; record where it went. Returns an error or None."""
+    def _finish(
+        self, instance_id: str, host: str, waited: ActionResult | None = None
+    ) -> str | None:
+        """Wait for the instance's move (unless `waited` for already); record where it went.
+        Returns an error or None."""
         row = self._row(instance_id)
         if row.action_state == ActionState.DONE:
             return None
@@ -221,13 +364,14 @@ class InstanceMover:
             return (row.details or {}).get("error", "failed")
         if row.action_id is None:
             return self._watch_until_gone(row, host)
-        result = self._wait(row.action_id)
+        result = waited if waited is not None else self._wait(row.action_id)
         if result.target_refused and self._elsewhere(instance_id, host, result.error or ""):
             return self._finish(instance_id, host)  # the move started again, elsewhere
         if result.target_refused:
             return result.error or f"{row.action} refused"
         if result.status == ActionStatus.DONE:
             fate = "EVICTED" if row.action == InstanceAction.EVICTION else "ACTIVE"
+            self.view.moved(instance_id, None if fate == "EVICTED" else result.host or row.host)
             self._update(
                 instance_id,
                 "instance.action",
@@ -264,7 +408,14 @@ class InstanceMover:
         timeout = self.ctx.settings.own_action_timeout
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            where = {i.instance_id: i.host for i in self.ctx.driver.list_instances()}
+            there = self.ctx.driver.list_instances(host=host)
+            if any(i.instance_id == row.instance_id for i in there):
+                self.ctx.pause(0.2)
+                continue
+            # It left the host: one look at the whole cloud says where to.
+            listing = self.ctx.driver.list_instances()
+            self.view.load(listing)
+            where = {i.instance_id: i.host for i in listing}
             if row.instance_id not in where:
                 self._update(
                     row.instance_id,

@@ -796,8 +796,7 @@ class ParallelMaintenance:
         starts only after the cloud has it disabled (HostMaintenance.take_out_of_service
         does the same, waiting)."""
         with self.ctx.db.transaction() as repo:
-            session = repo.get_session(self.ctx.session_id, with_deleted=True)
-            row = next(h for h in session.hosts if h.name == host)
+            row = repo.session_host(self.ctx.session_id, host)  # not the session's every host
             if row.state == HostState.PENDING:
                 row.disabled = True
                 repo.set_host_state(row, HostState.PREPARING)

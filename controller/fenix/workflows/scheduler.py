@@ -328,7 +328,7 @@ def rank_hosts(
         chain = 0.0
         ahead: Counter[str] = Counter()
         for instance in cluster.on(name):
-            group = rules.group_of(instance.instance_id)
+            group = rules.group(rules.of(instance.instance_id).group_id)
             delay = max(delay, notice_ready(instance.instance_id) - now)
             if group.max_impacted is None:
                 continue

@@ -203,6 +203,11 @@ class SimulatedCloud:
         self._hosts: dict[str, _Host] = {}
         self._instances: dict[str, _Instance] = {}
         self._actions: dict[str, _Action] = {}
+        self._on_host: dict[str, dict[str, _Instance]] = {}
+        """Active instances by host: listing a host, or what is used on it, costs its own
+        instances, not the whole cloud's (1,000 hosts have 10,000 instances)."""
+        self._running: dict[str, _Action] = {}
+        """Moves in flight: the room they reserve, without a look at every move ever made."""
         self._faults: list[_Fault] = []
         self._closed = False
         self.projects = [f"project-{p}" for p in range(1, self.config.projects + 1)]
@@ -217,9 +222,11 @@ class SimulatedCloud:
         computes = [f"compute-{i}" for i in range(1, cfg.hosts + 1)]
         for name in computes:
             self._hosts[name] = _Host(name, "compute", capacity)
+            self._on_host[name] = {}
         for i in range(1, cfg.controllers + 1):
             name = f"controller-{i}"
             self._hosts[name] = _Host(name, "controller", 0)
+            self._on_host[name] = {}
         now = time.time()
         j = 0
         for project in self.projects:
@@ -227,6 +234,7 @@ class SimulatedCloud:
                 host = computes[j % len(computes)]
                 name = f"{project}-vm-{k}"
                 self._instances[name] = _Instance(name, project, host, now, hosts=[host])
+                self._on_host[host][name] = self._instances[name]
                 j += 1
 
     # -- helpers (lock held) ----------------------------------------------------------------
@@ -243,15 +251,19 @@ class SimulatedCloud:
             raise InstanceNotFound(f"Instance {instance_id} could not be found.")
         return inst
 
+    def _move_to(self, inst: _Instance, host: str | None) -> None:
+        """Put the instance on `host` (None: it is gone), in the index by host too."""
+        if inst.host is not None:
+            self._on_host[inst.host].pop(inst.instance_id, None)
+        inst.host = host
+        if host is not None:
+            self._on_host[host][inst.instance_id] = inst
+
     def _used(self, host: str) -> int:
-        return sum(
-            i.size for i in self._instances.values() if i.fate == "active" and i.host == host
-        )
+        return sum(i.size for i in self._on_host[host].values())
 
     def _reserved(self, host: str) -> int:
-        return sum(
-            a.size for a in self._actions.values() if a.status == RUNNING and a.target == host
-        )
+        return sum(a.size for a in self._running.values() if a.target == host)
 
     def _free(self, host: str) -> int:
         return self._hosts[host].capacity - self._used(host) - self._reserved(host)
@@ -392,7 +404,7 @@ class SimulatedCloud:
                 )
                 raise InjectedFault(message)
             token = f"maintain:{uuid.uuid4()}"
-            hit = [i for i in self._instances.values() if i.fate == "active" and i.host == name]
+            hit = list(self._on_host[name].values())
             for inst in hit:
                 self._begin_outage(inst, token, now)
             record = {
@@ -420,12 +432,11 @@ class SimulatedCloud:
         with self._lock:
             if host is not None:
                 self._host(host)
+            pool = self._instances if host is None else self._on_host[host]
             found = [
                 i
-                for i in self._instances.values()
-                if i.fate == "active"
-                and (host is None or i.host == host)
-                and (project_id is None or i.project_id == project_id)
+                for i in pool.values()
+                if i.fate == "active" and (project_id is None or i.project_id == project_id)
             ]
             found.sort(key=lambda i: natural_key(i.instance_id))
             return [self._instance_view(i) for i in found]
@@ -471,8 +482,9 @@ class SimulatedCloud:
             message = self._take_fault("create", name, host)
             if message is not None:
                 raise InjectedFault(message)
-            inst = _Instance(name, project_id, host, time.time(), size=size, hosts=[host])
+            inst = _Instance(name, project_id, None, time.time(), size=size, hosts=[host])
             self._instances[name] = inst
+            self._move_to(inst, host)
             self._changed.notify_all()
             return self._instance_view(inst)
 
@@ -488,7 +500,7 @@ class SimulatedCloud:
             self._close_outages(inst, now)
             inst.fate = "deleted"
             inst.ended_at = now
-            inst.host = None
+            self._move_to(inst, None)
             self._changed.notify_all()
 
     # -- moves ------------------------------------------------------------------------------
@@ -564,6 +576,7 @@ class SimulatedCloud:
             }
             inst.moves.append(action.record)
             self._actions[action.action_id] = action
+            self._running[action.action_id] = action
             if error is not None:
                 action.target = None
                 action.refused = True
@@ -590,6 +603,7 @@ class SimulatedCloud:
 
     def _end_action(self, action: _Action, status: str, error: str | None, now: float) -> None:
         action.status = status
+        self._running.pop(action.action_id, None)
         action.error = error
         action.ended_at = now
         action.timer = None
@@ -615,9 +629,9 @@ class SimulatedCloud:
                 self._close_outages(inst, now)
                 inst.fate = "evicted"
                 inst.ended_at = now
-                inst.host = None
+                self._move_to(inst, None)
             else:
-                inst.host = action.target
+                self._move_to(inst, action.target)
                 inst.hosts.append(action.target)  # type: ignore[arg-type]
             self._end_action(action, DONE, None, now)
 
@@ -694,11 +708,7 @@ class SimulatedCloud:
             hosts = {}
             for view in self.list_hosts():
                 host = self._hosts[view["name"]]
-                view["instances"] = [
-                    i.instance_id
-                    for i in self._instances.values()
-                    if i.fate == "active" and i.host == host.name
-                ]
+                view["instances"] = sorted(self._on_host[host.name], key=natural_key)
                 view["maintenance"] = [dict(m) for m in host.maintenance]
                 hosts[host.name] = view
             return {"instances": instances, "hosts": hosts}

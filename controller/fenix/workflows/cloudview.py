@@ -1,0 +1,76 @@
+"""Where the cloud's instances are, read once per step and then kept by difference.
+
+Choosing targets needs what every host holds. Listing the whole cloud for each host emptied
+made a session over N hosts cost N listings of 10 N instances: quadratic. The view is read
+with one listing when first needed in a step and then kept: each listing of one host replaces
+what that host holds, each move that ends puts its instance where it went. What others do
+meanwhile (another session's moves, managers scaling) shows up in the next step's listing, or
+sooner as a refusal from the cloud, after which the caller forgets the view and looks again.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+
+from fenix.drivers.base import CloudDriver, InstanceInfo
+
+
+class CloudView:
+    def __init__(self, driver: CloudDriver) -> None:
+        self.driver = driver
+        self._where: dict[str, tuple[str, int]] | None = None
+        self._on: dict[str, set[str]] = {}
+        self._used: Counter[str] = Counter()
+
+    @property
+    def loaded(self) -> bool:
+        return self._where is not None
+
+    def forget(self) -> None:
+        """Read the cloud again when next asked (a new step, or the cloud refused a move)."""
+        self._where = None
+
+    def load(self, listing: Iterable[InstanceInfo] | None = None) -> None:
+        """Take a listing of the whole cloud (made now if not given) as the view."""
+        self._where, self._on, self._used = {}, {}, Counter()
+        for info in self.driver.list_instances() if listing is None else listing:
+            self._put(info.instance_id, info.host, info.size)
+
+    def used(self) -> Mapping[str, int]:
+        """Units in use on each host."""
+        if self._where is None:
+            self.load()
+        return self._used
+
+    def host_seen(self, host: str, listing: Iterable[InstanceInfo]) -> None:
+        """A listing of one host, just made: it holds these and nothing else."""
+        if self._where is None:
+            return
+        listing = list(listing)
+        if self._on.get(host, set()) - {info.instance_id for info in listing}:
+            self.forget()  # moved by other hands, to somewhere this look does not say
+            return
+        for info in listing:
+            self._put(info.instance_id, host, info.size)
+
+    def moved(self, instance_id: str, host: str | None, size: int | None = None) -> None:
+        """The instance is on `host` now (None: gone from the cloud, or not known where)."""
+        if self._where is None:
+            return
+        old = self._where.pop(instance_id, None)
+        if old is not None:
+            self._on[old[0]].discard(instance_id)
+            self._used[old[0]] -= old[1]
+        if host is not None:
+            self._put(instance_id, host, size if size is not None else (old[1] if old else 1))
+
+    def _put(self, instance_id: str, host: str, size: int) -> None:
+        assert self._where is not None
+        old = self._where.get(instance_id)
+        if old is not None:
+            self._on[old[0]].discard(instance_id)
+            self._used[old[0]] -= old[1]
+        self._where[instance_id] = (host, size)
+        self._on.setdefault(host, set()).add(instance_id)
+        self._used[host] += size
