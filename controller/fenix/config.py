@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     on_nack: Literal["fail", "continue"] = "fail"
     on_no_manager: Literal["default", "fail"] = "default"
     move_timeout: float = 600.0
+    room_wait: float = 600.0
+    """Seconds a move waits for a target with room while other sessions have hosts out of
+    service (their room comes back with them) before the session fails for want of room."""
     own_action_timeout: float = 600.0
 
     retention_days: float = 30.0

@@ -32,7 +32,7 @@ from fenix.db.models import (
     SessionProject,
     Subscription,
 )
-from fenix.engine.states import FINAL_SESSION_STATES, REPLY_STEPS, SessionState
+from fenix.engine.states import FINAL_SESSION_STATES, REPLY_STEPS, HostState, SessionState
 from fenix.timeutil import utcnow
 
 _FINAL = [str(state) for state in FINAL_SESSION_STATES]
@@ -154,6 +154,20 @@ class Repository:
             .where(SessionHost.name.in_(list(names)), Session.state.not_in(_FINAL))
         )
         return {name: session_id for name, session_id in self.orm.execute(query)}
+
+    def hosts_out_for_others(self, session_id: str) -> list[str]:
+        """Hosts that other unfinished sessions have out of service now: the room they hold
+        comes back when those hosts do."""
+        query = (
+            select(SessionHost.name)
+            .join(Session, SessionHost.session_id == Session.id)
+            .where(
+                Session.id != session_id,
+                Session.state.not_in(_FINAL),
+                SessionHost.state.in_([HostState.PREPARING, HostState.IN_MAINTENANCE]),
+            )
+        )
+        return list(self.orm.scalars(query))
 
     def _serialize(self, key: int) -> None:
         """Hold a lock named `key` until the transaction ends, before reading what is written

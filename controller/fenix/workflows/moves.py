@@ -27,6 +27,10 @@ START_TRIES = 3
 between our look and the move): each refusal plans it elsewhere, the last one fails it."""
 
 
+ROOM_POLL_SECONDS = 2.0
+"""How often a move waiting for room that other sessions hold looks at the cloud again."""
+
+
 class MoveFailed(Exception):
     """One or more instances could not be moved; the message names them and why."""
 
@@ -38,6 +42,8 @@ class InstanceMover:
         """Tells each project of every move carried out for it (INSTANCE_ACTION_DONE)."""
         self.view = CloudView(ctx.driver)
         """What each host holds, for choosing targets: the workflow forgets it at each step."""
+        self._room_deadlines: dict[str, float] = {}
+        """Per instance: until when it may wait for room that other sessions hold."""
 
     def empty_host(self, host: str, actions: dict[str, str], default_action: str) -> list[str]:
         """Move every instance off `host` as asked; returns the ids that were moved.
@@ -61,6 +67,9 @@ class InstanceMover:
                 self.view.forget()
                 free = self.free_capacity(exclude=host)
                 target = self._pick_target(free, row.size)
+            if target is None and self._wait_for_room(row.instance_id, host, row.size):
+                free = self.free_capacity(exclude=host)
+                target = self._pick_target(free, row.size)
             if target is None:
                 failures.append(f"{row.instance_id}: no host has room for it")
                 continue
@@ -68,7 +77,10 @@ class InstanceMover:
             plan.append((row, action, target))
         for instance_id, refusal in self._start_all(host, plan).items():
             self._elsewhere(instance_id, host, refusal)
-        for instance_id, error in self._finish_all(host, [row.instance_id for row in rows]):
+        # Only what was started is waited for: an instance with no room has no move to wait on
+        # (watching it "until it leaves" held the failure back for own_action_timeout).
+        planned = [row.instance_id for row, _action, _target in plan]
+        for instance_id, error in self._finish_all(host, planned):
             if error:
                 failures.append(f"{instance_id}: {error}")
             else:
@@ -246,6 +258,10 @@ class InstanceMover:
         if len(refused) < START_TRIES:
             self.view.forget()  # the cloud knows better than the view: look again
             target = self._pick_target(self.free_capacity(exclude=host), row.size, refused)
+        if target is None and self._wait_for_room(instance_id, host, row.size):
+            # Room came back since those refusals: any host may have it now.
+            refused = []
+            target = self._pick_target(self.free_capacity(exclude=host), row.size)
         if target is None:
             if row.action_state != ActionState.FAILED:
                 self._update(
@@ -263,6 +279,36 @@ class InstanceMover:
         )
         again = self._start(instance_id, host, str(row.action), target)
         return again is None or self._elsewhere(instance_id, host, again)
+
+    def _wait_for_room(self, instance_id: str, host: str, size: int) -> bool:
+        """No host has room for this instance now. While other sessions have hosts out of
+        service, the room they hold comes back with those hosts: look again every
+        ROOM_POLL_SECONDS, for `room_wait` seconds at most per instance. True once a host
+        has room; False when nobody else holds any, or the time is spent."""
+        deadline = self._room_deadlines.setdefault(
+            instance_id, time.monotonic() + self.ctx.settings.room_wait
+        )
+        told = False
+        while time.monotonic() < deadline:
+            with self.ctx.db.transaction() as repo:
+                held = repo.hosts_out_for_others(self.ctx.session_id)
+                if held and not told:
+                    repo.add_event(
+                        self.ctx.session_id,
+                        "instance.waiting_for_room",
+                        instance_id,
+                        data={"from": host, "held_by_other_sessions": sorted(held)[:20]},
+                    )
+                    told = True
+            if not held:
+                return False
+            look_at = time.monotonic() + ROOM_POLL_SECONDS
+            while (left := look_at - time.monotonic()) > 0:
+                self.ctx.pause(left)
+            self.view.forget()
+            if self._pick_target(self.free_capacity(exclude=host), size) is not None:
+                return True
+        return False
 
     # -- intent, start, outcome ----------------------------------------------------------
     def _instances_on(self, host: str) -> list[SessionInstance]:

@@ -44,7 +44,7 @@ from fenix.timeutil import parse_timestamp, utcnow
 from fenix.workflows.base import WorkflowError
 from fenix.workflows.constraints import Rules, allowed_actions, changed, load_rules
 from fenix.workflows.instance_talk import Ask, InstanceTalk, Notice, ask_key, epoch
-from fenix.workflows.moves import START_TRIES, MoveFailed
+from fenix.workflows.moves import ROOM_POLL_SECONDS, START_TRIES, MoveFailed
 from fenix.workflows.scheduler import Cluster, Host, ImpactLedger, Instance, rank_hosts
 
 if TYPE_CHECKING:
@@ -134,6 +134,9 @@ class ParallelMaintenance:
         self._tried: tuple | None = None
         """What the cluster looked like when no host could start: no need to try again."""
         self._rechecked = False
+        self._stuck_since: float | None = None
+        """When nothing could start for want of room that other sessions hold (see
+        _room_may_come_back); None while work goes on."""
         self._planned_at: tuple | None = None
         self.step = ProjectStep.PLANNED_MAINTENANCE
 
@@ -221,6 +224,7 @@ class ParallelMaintenance:
     def _pause(self, progressed: bool, new_hosts: bool) -> None:
         if progressed or not self._results.empty():
             self._rechecked = False
+            self._stuck_since = None
             return
         if self._refresh():
             return  # the world changed under us: look again before waiting
@@ -243,11 +247,38 @@ class ParallelMaintenance:
                 self._rechecked = True
                 self._last_refresh = 0.0
                 return
+            if self._room_may_come_back():
+                self._last_refresh = 0.0  # look at the cloud again after this wait
+                self._kick.wait(ROOM_POLL_SECONDS)
+                return
             raise Stuck(self._why_stuck(new_hosts))
+        self._stuck_since = None
         self._rechecked = False
         limit = self.ctx.settings.poll_interval if open_asks else 0.5
         wait = min([limit] + [t - now for t in timers])
         self._kick.wait(max(wait, 0.0))
+
+    def _room_may_come_back(self) -> bool:
+        """Nothing can start, but other sessions have hosts out of service: the room they hold
+        comes back with those hosts. True while that is so, for `room_wait` seconds at most
+        (a `session.waiting_for_room` event says so once)."""
+        now = time.monotonic()
+        if self._stuck_since is not None and now - self._stuck_since > self.ctx.settings.room_wait:
+            return False
+        with self.ctx.db.transaction() as repo:
+            held = repo.hosts_out_for_others(self.ctx.session_id)
+            if held and self._stuck_since is None:
+                repo.add_event(
+                    self.ctx.session_id,
+                    "session.waiting_for_room",
+                    self.ctx.session_id,
+                    data={"held_by_other_sessions": sorted(held)[:20]},
+                )
+        if not held:
+            return False
+        if self._stuck_since is None:
+            self._stuck_since = now
+        return True
 
     def _deleted(self) -> bool:
         now = time.monotonic()
@@ -1111,7 +1142,10 @@ class ParallelMaintenance:
             return False
         job.refused_by.add(target)
         if len(job.refused_by) >= START_TRIES:
-            return False
+            if not self._room_may_come_back():
+                return False
+            # Room held by other sessions comes back: any target may do then.
+            job.refused_by.clear()
         self.cluster.update(job.instance_id, target=None)
         job.state, job.started_at, job.action_id = TOLD, None, None
         return True
