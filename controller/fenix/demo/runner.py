@@ -182,7 +182,7 @@ def _run(options: DemoOptions, workdir: Path) -> tuple[dict, str]:
         )
         report["cloud"] = cloud.describe()
         report["constraint_breaches"] = detail.get("constraint_breaches", [])
-        return report, render_svg(detail, events["events"])
+        return report, render_svg(detail, events)
     finally:
         for vnfm in managers:
             vnfm.stop()
