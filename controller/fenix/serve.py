@@ -114,16 +114,13 @@ class SupervisedChild:
         self.env = env
         self.pass_fds = pass_fds
         self.stop_seconds = stop_seconds
-        self.restarts = 0
         self._process: subprocess.Popen | None = None
         self._stopping = threading.Event()
+        self._starting = threading.Lock()
+        """Held while a child is started: stop() then sees the new one, never misses it."""
         # The thread that starts the child must live as long as the child: Linux sends the
         # parent-death signal when that thread ends.
         self._thread = threading.Thread(target=self._keep_running, name=name, daemon=True)
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
 
     def start(self) -> SupervisedChild:
         self._thread.start()
@@ -131,9 +128,12 @@ class SupervisedChild:
 
     def _keep_running(self) -> None:
         backoff = RESTART_BACKOFF[0]
-        while not self._stopping.is_set():
-            started = time.monotonic()
-            self._process = subprocess.Popen(self.argv, env=self.env, pass_fds=self.pass_fds)
+        while True:
+            with self._starting:
+                if self._stopping.is_set():
+                    return
+                started = time.monotonic()
+                self._process = subprocess.Popen(self.argv, env=self.env, pass_fds=self.pass_fds)
             LOG.info("%s process %d started", self.name, self._process.pid)
             returncode = self._process.wait()
             if self._stopping.is_set():
@@ -150,12 +150,12 @@ class SupervisedChild:
             if self._stopping.wait(backoff):
                 return
             backoff = min(backoff * 2, RESTART_BACKOFF[1])
-            self.restarts += 1
 
     def stop(self) -> None:
         """SIGTERM (it stops at a safe point), then SIGKILL after `stop_seconds`."""
-        self._stopping.set()
-        process = self._process
+        with self._starting:
+            self._stopping.set()
+            process = self._process
         if process is not None and process.poll() is None:
             process.terminate()
             try:
