@@ -31,7 +31,7 @@ from fenix.drivers.simulated import SimulatedCloudConfig, SimulatedDriver, start
 from fenix.drivers.simulated.cloud import host_capacity
 
 if TYPE_CHECKING:
-    from fenix.demo.runner import DemoOptions
+    from fenix.demo.options import DemoOptions
 
 CLOUDS = ("simulated", "openstack-sim", "k8s-sim")
 MANAGER_ACTIONS = ("LIVE_MIGRATE", "MIGRATE")

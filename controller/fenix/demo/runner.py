@@ -12,7 +12,7 @@ import secrets
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -21,34 +21,13 @@ import requests
 from fenix.app import create_app
 from fenix.config import Settings, TokenGrant
 from fenix.demo.clouds import start_demo_cloud
+from fenix.demo.options import DemoOptions
 from fenix.demo.report import build_report
 from fenix.demo.timeline import TimelineError, check_target, render_svg, write_timeline
 from fenix.runtime import Runtime
 from fenix.timeutil import to_iso, utcnow
 from fenix.vnfm import SampleVnfm, VnfmConfig
 from fenix.wsgi import serve_in_thread
-
-
-@dataclass
-class DemoOptions:
-    hosts: int = 4
-    projects: int = 2
-    instances: int = 4
-    cloud: str = "simulated"
-    """simulated, openstack-sim or k8s-sim: the driver and the simulator (fenix.demo.clouds)."""
-    workflow: str | None = None
-    """Default: the cloud's (k8s on k8s-sim, else default)."""
-    report_path: str | None = "fenix-demo-report.json"
-    timeline_path: str | None = None
-    """Also draw the hosts' timeline there: .svg, or .png (needs cairosvg)."""
-    database_url: str | None = None
-    quiet: bool = False
-    actions: bool = True
-    """Run the `dummy` action plug-in (a real playbook) as each host's maintenance."""
-    timeout: float = 300.0
-    migrate_seconds: float = 1.0
-    live_migrate_seconds: float = 0.5
-    maintain_seconds: float = 1.0
 
 
 class _Progress:

@@ -4,10 +4,27 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from fenix.runtime import Runtime
+from fenix.actions.launcher import ActionLauncher
+from fenix.config import Settings
+from fenix.db.database import Database
+from fenix.drivers.base import CloudDriver
+from fenix.metrics import Metrics
+
+
+class RuntimeParts(Protocol):
+    """What a workflow uses of the controller's runtime (fenix.runtime.Runtime), named here so
+    that the runtime may start the engine, and the engine hand this out, with no import
+    circle between them."""
+
+    db: Database
+    driver: CloudDriver
+    settings: Settings
+    metrics: Metrics
+    actions: ActionLauncher
+
+    def wait_for_change(self, timeout: float) -> None: ...
 
 
 class Stopping(Exception):
@@ -16,22 +33,22 @@ class Stopping(Exception):
 
 @dataclass
 class SessionContext:
-    runtime: Runtime
+    runtime: RuntimeParts
     session_id: str
     stop_event: threading.Event
     owner: str
     """The engine running the session: it must still hold the session's lease to move it."""
 
     @property
-    def db(self):
+    def db(self) -> Database:
         return self.runtime.db
 
     @property
-    def driver(self):
+    def driver(self) -> CloudDriver:
         return self.runtime.driver
 
     @property
-    def settings(self):
+    def settings(self) -> Settings:
         return self.runtime.settings
 
     def check_stop(self) -> None:

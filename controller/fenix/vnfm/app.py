@@ -7,19 +7,35 @@ answers at once and leaves the work to the manager's worker, so the controller n
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-if TYPE_CHECKING:
-    from fenix.vnfm.manager import SampleVnfm
+from fenix.vnfm.config import VnfmConfig
 
 logger = logging.getLogger("fenix.vnfm")
 SIGNATURE_HEADER = "X-Fenix-Signature"
 
 
-def create_vnfm_app(vnfm: SampleVnfm) -> Flask:
+class Receiver(Protocol):
+    """What the app needs of the manager behind it (fenix.vnfm.manager.SampleVnfm), named
+    here so that the manager may import the app and not the other way round."""
+
+    config: VnfmConfig
+
+    @property
+    def subscription_id(self) -> str | None: ...
+
+    @property
+    def messages(self) -> list[dict[str, Any]]: ...
+
+    def signed_by_controller(self, body: bytes, header: str | None) -> bool: ...
+
+    def receive(self, body: Any) -> bool: ...
+
+
+def create_vnfm_app(vnfm: Receiver) -> Flask:
     """A Flask app serving one VNFM: POST /maintenance, GET /messages, GET /."""
     app = Flask("fenix.vnfm")
 

@@ -36,19 +36,32 @@ import time
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar, Protocol
 
 from fenix.drivers.base import ActionResult, ActionStatus, DriverError, HostKind
+from fenix.engine.context import SessionContext
 from fenix.engine.states import ActionState, HostState, InstanceAction, ProjectStep
 from fenix.timeutil import parse_timestamp, utcnow
 from fenix.workflows.base import WorkflowError
 from fenix.workflows.constraints import Rules, allowed_actions, changed, load_rules
+from fenix.workflows.conversation import Conversation
+from fenix.workflows.hosts import HostMaintenance
 from fenix.workflows.instance_talk import Ask, InstanceTalk, Notice, ask_key, epoch
 from fenix.workflows.moves import ROOM_POLL_SECONDS, START_TRIES, MoveFailed
 from fenix.workflows.scheduler import Cluster, Host, ImpactLedger, Instance, rank_hosts
 
-if TYPE_CHECKING:
-    from fenix.workflows.vnf import VnfWorkflow
+
+class ParallelOwner(Protocol):
+    """What the parallel steps use of the workflow they serve (fenix.workflows.vnf), named
+    here so that the workflow imports them and not the other way round."""
+
+    TIME_SCALE: ClassVar[float]
+    ctx: SessionContext
+    talk: Conversation
+    hosts: HostMaintenance
+
+    def default_action(self) -> str: ...
+
 
 LOG = logging.getLogger(__name__)
 
@@ -97,7 +110,7 @@ class Job:
 
 
 class ParallelMaintenance:
-    def __init__(self, workflow: VnfWorkflow) -> None:
+    def __init__(self, workflow: ParallelOwner) -> None:
         self.wf = workflow
         self.ctx = workflow.ctx
         self.scale = workflow.TIME_SCALE
