@@ -294,9 +294,20 @@ class Chaos:
             if state not in FINAL or (deleted and sid in holding)
         ]
 
+    def done_in_every_workflow(self) -> bool:
+        """Some session of each workflow has ended DONE. Injected faults land at random: when
+        every session of a workflow met one, waves go on (without more kills if MIN_KILLS are
+        done) until one did not, so the test always judges both workflows at work."""
+        done = {
+            self.journal.workflows.get(sid)
+            for sid, state, _owner, _deleted in self.observer.sessions()
+            if state == "MAINTENANCE_DONE"
+        }
+        return all(workflow in done for workflow in WORKFLOWS)
+
     def run(self) -> None:
-        """Waves of sessions while controllers die, until MIN_KILLS kills are done and the
-        last wave has ended.
+        """Waves of sessions while controllers die, until MIN_KILLS kills are done, some
+        session of each workflow has ended DONE, and the last wave has ended.
 
         Each controller lives a random while once it answers (now and then it is killed while
         still starting), is SIGKILLed, and comes back after 0, 0.5 or 3 s (past the lease: the
@@ -311,7 +322,7 @@ class Chaos:
             busy = self.busy()
             killing = len(self.journal.kills) < MIN_KILLS
             if not busy:
-                if not killing:
+                if not killing and self.done_in_every_workflow():
                     break
                 if all(p == "up" for p in phase.values()):
                     if not self.delete_failed_holding_hosts():
