@@ -58,6 +58,8 @@ from typing import IO
 import psutil
 import requests
 
+from fenix.client.http import FenixClient
+
 FINAL = ("MAINTENANCE_DONE", "MAINTENANCE_FAILED")
 MIX = (("detail", 0.7), ("list", 0.15), ("events", 0.15))
 """What each polling client asks for, by weight."""
@@ -417,7 +419,7 @@ def _run_session(args, name: str, clients: int, stack: Stack) -> RunResult:
     load_cpu = time.process_time() - load_cpu_before
     controller_cpu = stack.controller_cpu() - cpu_before
     loadavg = os.getloadavg()
-    events = _all_events(http, f"{base}/{session_id}/events")
+    events = FenixClient(stack.url, token=stack.admin, timeout=120).events(session_id)
     detail_ms, detail_bytes = _time_detail(http, f"{base}/{session_id}/detail")
     if state not in FINAL:
         http.delete(f"{base}/{session_id}", timeout=30)
@@ -492,18 +494,6 @@ def _figures(
         detail_ms=detail_ms,
         loadavg=loadavg,
     )
-
-
-def _all_events(http: requests.Session, url: str) -> list[dict]:
-    """The whole event log, a page at a time."""
-    events: list[dict] = []
-    since = 0
-    while True:
-        page = http.get(url, params={"since": since, "limit": 5000}, timeout=120).json()
-        events += page["events"]
-        if not page.get("more"):
-            return events
-        since = page["next"]
 
 
 # -- the report ------------------------------------------------------------------------------

@@ -236,7 +236,7 @@ def _serve_from(workdir: Path, settings: Settings, verbose: bool) -> int:
     from fenix.api.auth import AuthConfigError
     from fenix.app import create_app
     from fenix.runtime import Runtime
-    from fenix.wsgi import ServerLimits, serve_in_thread
+    from fenix.wsgi import serve_in_thread
 
     runtime = Runtime(settings, driver)
     try:
@@ -254,13 +254,13 @@ def _serve_from(workdir: Path, settings: Settings, verbose: bool) -> int:
         # The API answers once the engine runs, as it did in one process: a client (or an
         # operator's script) that saw it answer may count on its sessions being taken.
         _wait_for_engine(children[0], Path(settings.engine_wake_socket or ""), stop)
-    limits = ServerLimits(
-        max_body_bytes=settings.max_body_bytes,
-        connection_limit=settings.connection_limit,
-        channel_timeout=settings.idle_timeout,
-    )
     server = serve_in_thread(
-        app, settings.bind_host, threads=settings.threads, name="api", limits=limits, sock=sock
+        app,
+        settings.bind_host,
+        threads=settings.threads,
+        name="api",
+        limits=_limits(settings),
+        sock=sock,
     )
     runtime.start()
     for child in children[1 if split else 0 :]:
@@ -284,6 +284,17 @@ def _serve_from(workdir: Path, settings: Settings, verbose: bool) -> int:
         runtime.stop()
         sock.close()
     return 0
+
+
+def _limits(settings: Settings):
+    """What one client may hold of an API process (fenix.wsgi.ServerLimits)."""
+    from fenix.wsgi import ServerLimits
+
+    return ServerLimits(
+        max_body_bytes=settings.max_body_bytes,
+        connection_limit=settings.connection_limit,
+        channel_timeout=settings.idle_timeout,
+    )
 
 
 def _wait_for_engine(engine: SupervisedChild, ready: Path, stop: threading.Event) -> None:
@@ -374,23 +385,18 @@ def run_api_worker(settings: Settings, listen_fd: int) -> int:
     """One more API process of `fenix serve --workers`, on the socket its parent bound."""
     from fenix.app import create_app
     from fenix.runtime import Runtime
-    from fenix.wsgi import ServerLimits, serve_in_thread
+    from fenix.wsgi import serve_in_thread
 
     _follow_parent()
     stop = stop_on_signal()
     runtime = Runtime(settings)
     app = create_app(runtime)
-    limits = ServerLimits(
-        max_body_bytes=settings.max_body_bytes,
-        connection_limit=settings.connection_limit,
-        channel_timeout=settings.idle_timeout,
-    )
     server = serve_in_thread(
         app,
         settings.bind_host,
         threads=settings.threads,
         name="api",
-        limits=limits,
+        limits=_limits(settings),
         sock=socket.socket(fileno=listen_fd),
     )
     runtime.start()

@@ -66,17 +66,17 @@ def _state(controller: ControllerProcess, session_id: str) -> str:
     return answer.json()["state"]
 
 
+def _wait_done(controller: ControllerProcess, session_id: str, what: str) -> None:
+    wait_until(lambda: _state(controller, session_id) == "MAINTENANCE_DONE", timeout=120, what=what)
+
+
 def test_the_engine_runs_in_a_child_process_and_counts_in_the_apis_metrics(tmp_path, sim_cloud):
     controller = ControllerProcess(tmp_path, sim_cloud)
     controller.start()
     try:
         wait_until(lambda: _engine_processes(controller), timeout=30, what="an engine child")
         session_id = _run_session(controller)
-        wait_until(
-            lambda: _state(controller, session_id) == "MAINTENANCE_DONE",
-            timeout=120,
-            what="the session done",
-        )
+        _wait_done(controller, session_id, "the session done")
         events = requests.get(
             f"{controller.url}/v1/maintenance/{session_id}/events", timeout=10
         ).json()["events"]
@@ -109,11 +109,7 @@ def test_an_engine_that_dies_is_started_again_and_finishes_the_session(tmp_path,
             timeout=30,
             what="a new engine process",
         )
-        wait_until(
-            lambda: _state(controller, session_id) == "MAINTENANCE_DONE",
-            timeout=120,
-            what="the session done by the new engine",
-        )
+        _wait_done(controller, session_id, "the session done by the new engine")
         assert controller.alive, "the controller went down with its engine"
     finally:
         controller.stop()
@@ -208,11 +204,7 @@ def test_api_workers_share_the_port_on_postgresql(tmp_path, sim_cloud, postgres_
                 assert session_id in answer.json()["sessions"]
         finally:
             parent.resume()
-        wait_until(
-            lambda: _state(controller, session_id) == "MAINTENANCE_DONE",
-            timeout=120,
-            what="the session done",
-        )
+        _wait_done(controller, session_id, "the session done")
     finally:
         controller.stop()
 
@@ -230,11 +222,7 @@ def test_an_engine_of_its_own_runs_the_sessions_of_an_api_without_one(tmp_path, 
     )
     try:
         session_id = _run_session(api)
-        wait_until(
-            lambda: _state(api, session_id) == "MAINTENANCE_DONE",
-            timeout=120,
-            what="the session done by the standalone engine",
-        )
+        _wait_done(api, session_id, "the session done by the standalone engine")
         events = requests.get(f"{api.url}/v1/maintenance/{session_id}/events", timeout=10)
     finally:
         engine.terminate()

@@ -14,11 +14,11 @@ import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import requests
 
 from fenix.app import create_app
+from fenix.client.http import FenixClient
 from fenix.config import Settings, TokenGrant
 from fenix.demo.clouds import start_demo_cloud
 from fenix.demo.options import DemoOptions
@@ -148,7 +148,7 @@ def _run(options: DemoOptions, workdir: Path) -> tuple[dict, str]:
         created.raise_for_status()
         session_id = created.json()["session_id"]
         detail = _follow(http, api.url, session_id, options)
-        events = _all_events(http, api.url, session_id)
+        events = FenixClient(api.url, token=admin_token).events(session_id)
         cloud_report = cloud.report()
         report = build_report(
             detail=detail,
@@ -233,19 +233,3 @@ def _summary(report: dict, options: DemoOptions) -> None:
         )
     if options.report_path:
         print(f"report: {options.report_path}")
-
-
-def _all_events(http: requests.Session, url: str, session_id: str) -> list[dict[str, Any]]:
-    """The session's whole event log, a page at a time."""
-    events: list[dict[str, Any]] = []
-    since = 0
-    while True:
-        page = http.get(
-            f"{url}/v1/maintenance/{session_id}/events",
-            params={"since": since, "limit": 5000},
-            timeout=10,
-        ).json()
-        events += page["events"]
-        if not page.get("more"):
-            return events
-        since = page["next"]

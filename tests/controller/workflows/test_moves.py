@@ -32,6 +32,20 @@ def _session_db(tmp_path, host: str) -> tuple[Database, str]:
         return db, session.id
 
 
+def _record(db: Database, session_id: str, instance, host: str) -> None:
+    """The session's row of a cloud instance on `host`, as the workflow writes it."""
+    with db.transaction() as repo:
+        repo.add_instance(
+            repo.get_session(session_id),
+            instance_id=instance.instance_id,
+            name=instance.name,
+            project_id=instance.project_id,
+            host=host,
+            size=instance.size,
+            state="ACTIVE",
+        )
+
+
 @pytest.fixture
 def driver():
     # Three hosts of capacity 2, one instance on each; moves take long enough to be watched.
@@ -80,16 +94,7 @@ def test_a_move_refused_because_another_session_took_the_room_goes_elsewhere(tmp
     db, session_id = _session_db(tmp_path, "compute-1")
     try:
         (victim,) = driver.list_instances(host="compute-1")
-        with db.transaction() as repo:
-            repo.add_instance(
-                repo.get_session(session_id),
-                instance_id=victim.instance_id,
-                name=victim.name,
-                project_id=victim.project_id,
-                host="compute-1",
-                size=victim.size,
-                state="ACTIVE",
-            )
+        _record(db, session_id, victim, "compute-1")
         ctx = SimpleNamespace(
             driver=driver,
             db=db,
@@ -129,16 +134,7 @@ def _room_case(tmp_path):
     while sum(i.size for i in driver.list_instances(host="compute-2")) < full.capacity:
         driver.create_instance("project-1", host="compute-2")
     driver.disable_host("compute-3", "maintenance")
-    with db.transaction() as repo:
-        repo.add_instance(
-            repo.get_session(session_id),
-            instance_id=victim.instance_id,
-            name=victim.name,
-            project_id=victim.project_id,
-            host="compute-1",
-            size=victim.size,
-            state="ACTIVE",
-        )
+    _record(db, session_id, victim, "compute-1")
     ctx = SimpleNamespace(
         driver=driver,
         db=db,
