@@ -5,7 +5,7 @@ whether the session's progress slowed. Prints its figures; asserts nothing (benc
         [--clients 32] [--think 0] [--duration 90] [--db postgresql+psycopg://postgres@127.0.0.1]
 
 Each run is a fresh stack of separate processes, so that the figures are the controller's:
-- the simulated cloud (`python -m fenix.drivers.simulated`), 200 hosts, 20 projects of 30
+- the simulated cloud (`python -m fenix.simulators.cloud`), 200 hosts, 20 projects of 30
   instances, short moves and maintenances;
 - the controller (`fenix serve --sim-url ...`), API and engine in one process as deployed, with
   static tokens, on a fresh SQLite file (or a fresh database on the PostgreSQL server of --db);
@@ -150,7 +150,7 @@ def start_stack(args, workdir: Path, database_url: str) -> Stack:
             [
                 sys.executable,
                 "-m",
-                "fenix.drivers.simulated",
+                "fenix.simulators.cloud",
                 "--port=0",
                 f"--hosts={args.hosts}",
                 f"--projects={args.projects}",

@@ -19,7 +19,8 @@ from collections.abc import Callable
 
 import requests
 
-from fenix.drivers.simulated import SimulatedCloudConfig, SimulatedDriver, start_sim_cloud
+from fenix.drivers.simulated import SimulatedDriver
+from fenix.simulators.cloud import SimulatedCloudConfig, start_sim_cloud
 from fenix.wsgi import LOOP_TIMEOUT, serve_in_thread
 
 

@@ -45,8 +45,8 @@ from pathlib import Path
 
 from fenix.config import Settings
 from fenix.drivers.simulated import SimulatedDriver
-from fenix.drivers.simulated.cloud import host_capacity
 from fenix.runtime import Runtime
+from fenix.simulators.cloud import host_capacity
 from fenix.timeutil import utcnow
 from fenix.workflows import register_workflow
 from fenix.workflows.instance_talk import epoch
@@ -158,7 +158,7 @@ def start_cloud(scale: float) -> tuple[subprocess.Popen, str]:
     command = [
         sys.executable,
         "-m",
-        "fenix.drivers.simulated",
+        "fenix.simulators.cloud",
         "--hosts",
         str(HOSTS),
         "--projects",

@@ -23,6 +23,9 @@ def _add_sim_options(parser: argparse.ArgumentParser, *, prefix: str = "sim-") -
     parser.add_argument(
         f"--{prefix}instances", type=int, default=None, help="instances per project"
     )
+    parser.add_argument(
+        f"--{prefix}zones", type=int, default=None, help="zones the compute hosts are dealt into"
+    )
 
 
 def _add_controller_options(parser: argparse.ArgumentParser) -> None:
@@ -89,6 +92,16 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--no-actions", action="store_true", help="skip the dummy playbook run on each host"
     )
+    demo.add_argument(
+        "--zones", type=int, default=0, help="deal the hosts into this many zones (default none)"
+    )
+    demo.add_argument(
+        "--max-hosts-per-zone",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the session's limit of hosts out of service per zone",
+    )
 
     vnfm = commands.add_parser("vnfm", help="a sample VNF manager for one project")
     vnfm.add_argument("--controller", required=True, help="controller URL")
@@ -124,7 +137,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["sim-cloud"]:
-        from fenix.drivers.simulated.__main__ import main as sim_cloud_main
+        from fenix.simulators.cloud.__main__ import main as sim_cloud_main
 
         return sim_cloud_main(argv[1:])
     args = _parser().parse_args(argv)
@@ -146,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             database_url=args.db,
             quiet=args.quiet,
             actions=not args.no_actions,
+            zones=args.zones,
+            max_hosts_per_zone=args.max_hosts_per_zone,
         )
         return run_demo(options)
     if args.command in ("serve", "engine", "api-worker"):
@@ -175,6 +190,7 @@ def _controller(args) -> int:
         "sim_hosts": args.sim_hosts,
         "sim_projects": args.sim_projects,
         "sim_instances": args.sim_instances,
+        "sim_zones": args.sim_zones,
         "api_workers": getattr(args, "workers", None),
     }
     settings = Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +32,25 @@ class TokenGrant(BaseModel):
         if self.role == "admin" and self.project:
             raise ValueError('an "admin" token has no "project": the admin acts for every one')
         return self
+
+
+PlanFigure = Annotated[float | None, Field(ge=0, le=10**7)]
+
+
+class PlanSeconds(BaseModel):
+    """The seconds a plan preview assumes (POST /v1/maintenance/plan), each optional: moves by
+    action, one host's maintenance, a manager's answer. Absent ones come from the simulated
+    cloud's own figures (--cloud simulated) or round figures for a real cloud
+    (fenix.planner.preview.Durations)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    live_migrate: PlanFigure = None
+    migrate: PlanFigure = None
+    evict: PlanFigure = None
+    own_action: PlanFigure = None
+    maintain: PlanFigure = None
+    answer: PlanFigure = None
 
 
 class Settings(BaseSettings):
@@ -76,6 +95,8 @@ class Settings(BaseSettings):
     sim_projects: int = 2
     sim_instances: int = 4
     sim_controllers: int = 0
+    sim_zones: int = 0
+    """Zones the in-process simulated cloud deals its compute hosts into (0: none)."""
     sim_migrate_seconds: float = 1.0
     sim_live_migrate_seconds: float = 0.5
     sim_maintain_seconds: float = 1.0
@@ -109,6 +130,9 @@ class Settings(BaseSettings):
     """Seconds a move waits for a target with room while other sessions have hosts out of
     service (their room comes back with them) before the session fails for want of room."""
     own_action_timeout: float = 600.0
+    plan_seconds: PlanSeconds = PlanSeconds()
+    """What a plan preview assumes of this cloud, e.g. {"maintain": 900, "live_migrate": 20};
+    a request's own `durations` override these."""
 
     retention_days: float = 30.0
     """Days after a session ended before the engine prunes its events, its delivered or dead
@@ -148,6 +172,10 @@ class Settings(BaseSettings):
     """Networks (CIDR) a callback_url may point into although they are not public: loopback,
     private, link-local... are refused unless listed here, e.g. ["127.0.0.0/8"] when the
     managers run on this host."""
+    gate_allow_networks: list[str] = []
+    """Networks (CIDR) a session's Prometheus gate may query although they are not public
+    (e.g. ["10.0.0.0/8"] where Prometheus runs); link-local, loopback and private addresses
+    are refused otherwise, as for callbacks."""
     delivery_max_attempts: int = 6
     """Attempts before a notification is marked dead (shown in the session's detail). With the
     default backoff a manager that refuses connections is given up on after about 16 s, inside
@@ -184,7 +212,7 @@ class Settings(BaseSettings):
     keystone_admin_roles: list[str] = ["admin"]
     """Keystone roles that make the caller this controller's admin."""
 
-    @field_validator("callback_allow_networks")
+    @field_validator("callback_allow_networks", "gate_allow_networks")
     @classmethod
     def _networks_in_cidr_form(cls, networks: list[str]) -> list[str]:
         """A mistyped network stops the controller at its start, not at the first delivery."""

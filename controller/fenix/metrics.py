@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, values
@@ -31,7 +31,9 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from fenix.engine.states import HostState, SessionState
+from fenix.states import HostState, SessionState
+from fenix.timeutil import utcnow
+from fenix.windows import next_opening, schedule_from
 
 if TYPE_CHECKING:
     from fenix.db.database import Database
@@ -126,6 +128,39 @@ class Metrics:
         return encode(self.registry), content_type
 
 
+def _hold_metrics(
+    held: list[tuple[str, datetime | None, dict | None]], now: datetime
+) -> Iterator[Metric]:
+    """Sessions paused, and those outside their maintenance windows with when the next opens
+    (from the windows at scrape time: exact whatever the engine is doing)."""
+    paused = sum(1 for _id, paused_at, _windows in held if paused_at is not None)
+    yield GaugeMetricFamily(
+        "fenix_sessions_paused",
+        "Unfinished sessions an admin (or a gate) paused: no new host or move starts",
+        value=paused,
+    )
+    opens = GaugeMetricFamily(
+        "fenix_session_window_opens_timestamp_seconds",
+        "When the next maintenance window of a session waiting for one opens (Unix time; "
+        "+Inf when none is left)",
+        labels=["session_id"],
+    )
+    waiting = 0
+    for session_id, _paused_at, windows in held:
+        opening = next_opening(schedule_from(windows), now) if windows else now
+        if opening == now:
+            continue
+        waiting += 1
+        at = float("inf") if opening is None else opening.replace(tzinfo=UTC).timestamp()
+        opens.add_metric([session_id], at)
+    yield GaugeMetricFamily(
+        "fenix_sessions_waiting_for_window",
+        "Unfinished sessions outside their maintenance windows (no new host starts)",
+        value=waiting,
+    )
+    yield opens
+
+
 class DatabaseCollector(Collector):
     """Gauges computed from the database at scrape time."""
 
@@ -139,6 +174,7 @@ class DatabaseCollector(Collector):
             disabled = repo.count_disabled_hosts()
             awaited = repo.count_awaited_replies()
             outbox = repo.count_outbox()
+            held = repo.held_sessions()
 
         by_state = GaugeMetricFamily(
             "fenix_sessions", "Maintenance sessions (not deleted) per state", labels=["state"]
@@ -166,6 +202,7 @@ class DatabaseCollector(Collector):
             "Projects told a step of a running session that have not answered yet",
             value=awaited,
         )
+        yield from _hold_metrics(held, utcnow())
         messages = GaugeMetricFamily(
             "fenix_outbox_messages",
             "Notifications in the outbox per event type and delivery state (PENDING is the "

@@ -79,7 +79,7 @@ class CloudError(Exception):
 
 
 class SimulatedCloud:
-    """The simulated cloud's JSON API (controller/fenix/drivers/simulated/server.py)."""
+    """The simulated cloud's JSON API (controller/fenix/simulators/cloud/server.py)."""
 
     name = "simulated"
     move_kinds = (LIVE_MIGRATE, MIGRATE)

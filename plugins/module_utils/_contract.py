@@ -2,9 +2,9 @@
 # Apache License 2.0 (see https://www.apache.org/licenses/LICENSE-2.0)
 """The names of the wire contract that the modules need: session states and reply states.
 
-A copy of ``fenix.engine.states`` (modules never import ``fenix``: they run under AnsiballZ
+A copy of ``fenix.states`` (modules never import ``fenix``: they run under AnsiballZ
 with only module_utils shipped). tests/unit/plugins/module_utils/test_contract.py pins this
-copy against controller/fenix/engine/states.py, so the two cannot drift apart.
+copy against controller/fenix/states.py, so the two cannot drift apart.
 """
 
 from __future__ import annotations

@@ -204,6 +204,21 @@ class ControllerClient(JsonClient):
     def create_session(self, body):
         return self.post("/v1/maintenance", body)["session_id"]
 
+    def can_plan(self):
+        """Whether the controller plans sessions: its API document (none from OpenStack
+        Fenix) names POST /v1/maintenance/plan."""
+        try:
+            document = self.get("/v1/openapi.json") or {}
+        except ControllerError as exc:
+            if exc.status in (404, 405):
+                return False
+            raise
+        return "post" in (document.get("paths") or {}).get("/v1/maintenance/plan", {})
+
+    def plan_session(self, body):
+        """The plan of the session this body would create; nothing is created."""
+        return self.post("/v1/maintenance/plan", body)
+
     def get_session(self, session_id):
         return self.get(f"/v1/maintenance/{path_quote(session_id)}")
 

@@ -21,6 +21,15 @@ description:
     error when it ends in C(MAINTENANCE_FAILED).
   - With O(state=absent), ends the session (C(DELETE /v1/maintenance/{id})); its workflow stops
     at a safe point.
+  - With O(state=paused), holds the running session of O(session_id) or O(name) at its next
+    safe point (C(PUT /v1/maintenance/{id}) with C(action=pause)); no new host is started and
+    no new move begun, what is in flight finishes. O(state=resumed) lets it go on. Both change
+    nothing when the session is already so.
+  - In check mode, when a session would be created, the controller's plan of it
+    (C(POST /v1/maintenance/plan)) is returned in RV(plan), with the hosts in the order and
+    waves they would be taken, each instance's move, a lower bound and an estimate of the
+    makespan.
+    Nothing is created or touched, so an approval step (an AWX approval node) can show it.
   - O(name) makes the module idempotent. It is stored in the session's metadata as
     C(fenix_name); while a session of that name is unfinished, O(state=present) follows it
     instead of creating another (C(changed) is V(false)). Once that session has ended, the
@@ -33,9 +42,15 @@ options:
       - V(present) creates the session, or finds the unfinished one of O(name), or follows
         O(session_id).
       - V(absent) deletes O(session_id), or every listed session of O(name).
+      - V(paused) pauses, V(resumed) resumes the session of O(session_id), or the unfinished
+        one of O(name).
     type: str
-    choices: [present, absent]
+    choices: [present, absent, paused, resumed]
     default: present
+  pause_reason:
+    description:
+      - Why the session is paused (O(state=paused)), shown in its detail and timeline.
+    type: str
   name:
     description:
       - A name for the session, kept in its metadata as C(fenix_name); see the description.
@@ -87,6 +102,94 @@ options:
         description: Variables handed to the plug-in.
         type: dict
         default: {}
+  windows:
+    description:
+      - Maintenance windows, UTC. New hosts start only inside one; a host in work finishes
+        when a window closes and the next window carries on where the last stopped.
+      - With O(weekly_windows) too, a host may start inside a window of either kind. Neither
+        means at any time.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      start:
+        description: When the window opens, C(YYYY-MM-DD HH:MM:SS) (UTC) or ISO 8601.
+        type: str
+        required: true
+      end:
+        description: When it closes; after O(windows[].start), and not already past.
+        type: str
+        required: true
+  weekly_windows:
+    description:
+      - Maintenance windows every week, UTC, for example Saturday and Sunday nights.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      days:
+        description: Days of the week, V(mon) to V(sun) (or their full names).
+        type: list
+        elements: str
+        required: true
+      start:
+        description: Time of day the window opens, C(HH:MM), UTC.
+        type: str
+        required: true
+      end:
+        description:
+          - Time of day it closes, C(HH:MM), UTC; at or before O(weekly_windows[].start) it
+            closes the next day.
+        type: str
+        required: true
+  gates:
+    description:
+      - Health gates checked before each host (or wave) starts and after it comes back, beside
+        the session's action plug-ins of type C(gate) (playbooks whose failure means
+        unhealthy). A gate failing for longer than O(gate_timeout) pauses the session with its
+        reason; it does not fail it.
+      - The controller queries only addresses its admin allows (C(FENIX_GATE_ALLOW_NETWORKS)
+        for private or loopback ones).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: The gate's name (letters, digits, C(.), C(_), C(-)), shown in the pause.
+        type: str
+        required: true
+      url:
+        description: The Prometheus server's base URL, for example C(http://prometheus:9090).
+        type: str
+        required: true
+      query:
+        description: A PromQL instant query, for example C(ALERTS{severity="critical"}).
+        type: str
+        required: true
+      healthy:
+        description:
+          - V(empty) passes when the query gives no series; V(below) and V(above) when every
+            value is below or above O(gates[].threshold).
+        type: str
+        choices: [empty, below, above]
+        default: empty
+      threshold:
+        description: The value compared with, for V(below) and V(above).
+        type: float
+      stages:
+        description: When the gate is checked.
+        type: list
+        elements: str
+        choices: [before, after]
+        default: [before, after]
+  gate_timeout:
+    description: Seconds a gate may keep failing before the session is paused.
+    type: int
+    default: 600
+  gate_interval:
+    description: Seconds between two checks of a failing gate.
+    type: int
+    default: 10
   download:
     description:
       - URLs of workflow or action plug-ins for the controller to download first.
@@ -96,6 +199,18 @@ options:
     type: list
     elements: str
     default: []
+  max_hosts_per_zone:
+    description:
+      - At most this many of the session's hosts of one zone out of service at once (an
+        OpenStack availability zone, a Kubernetes node's C(topology.kubernetes.io/zone)).
+      - Omitted, no limit per zone. The V(default) workflow takes one host at a time anyway.
+    type: int
+  plan_durations:
+    description:
+      - In check mode, the seconds the plan's estimate assumes, any of C(live_migrate),
+        C(migrate), C(evict), C(own_action), C(maintain) (one host) and C(answer) (a manager's
+        answer); the others come from the controller's settings.
+    type: dict
   wait:
     description:
       - Follow the session until it ends (C(MAINTENANCE_DONE) or C(MAINTENANCE_FAILED)).
@@ -136,7 +251,9 @@ attributes:
         step on the machine that runs the play.
   check_mode:
     support: full
-    details: In check mode nothing is created or deleted, and nothing is waited for.
+    details:
+      - In check mode nothing is created or deleted, and nothing is waited for.
+      - A session that would be created is planned instead, and its plan returned in RV(plan).
   diff_mode:
     support: none
   idempotent:
@@ -164,6 +281,25 @@ EXAMPLES = r"""
     wait_timeout: 7200
   register: upgrade
 
+- name: Show the plan of the upgrade before anything moves (check mode plans, creates nothing)
+  fenix.maintenance.maintenance_session:
+    url: http://fenix.example.com:12347
+    name: queens-upgrade
+    hosts: "{{ groups['compute'] }}"
+    workflow: vnf
+    plan_durations:
+      maintain: 900
+      live_migrate: 20
+  check_mode: true
+  register: upgrade_plan
+
+- name: Print the waves and the estimate for the approver
+  ansible.builtin.debug:
+    msg: >-
+      {{ upgrade_plan.plan.waves | length }} waves, about
+      {{ (upgrade_plan.plan.estimate / 60) | round(1) }} min
+      (no less than {{ (upgrade_plan.plan.lower_bound.seconds / 60) | round(1) }} min)
+
 - name: Show how the session went
   ansible.builtin.debug:
     var: upgrade.progress
@@ -175,6 +311,41 @@ EXAMPLES = r"""
     hosts: [compute-1, compute-2]
     maintenance_at: "2030-01-01 02:00:00"
 
+- name: Upgrade on weekend nights only, carrying on from one night to the next
+  fenix.maintenance.maintenance_session:
+    url: http://fenix.example.com:12347
+    name: weekend-upgrade
+    weekly_windows:
+      - days: [sat, sun]
+        start: "22:00"
+        end: "04:00"
+
+- name: Upgrade only while no critical alert fires, before and after each host
+  fenix.maintenance.maintenance_session:
+    url: http://fenix.example.com:12347
+    name: gated-upgrade
+    gates:
+      - name: critical-alerts
+        url: http://prometheus.example.com:9090
+        query: ALERTS{alertstate="firing",severity="critical"}
+    gate_timeout: 900
+    actions:
+      - plugin: service_check
+        type: gate
+
+- name: Hold the nightly session while the dashboards are looked at
+  fenix.maintenance.maintenance_session:
+    url: http://fenix.example.com:12347
+    name: nightly
+    state: paused
+    pause_reason: storage alarms on rack 4
+
+- name: Let it go on
+  fenix.maintenance.maintenance_session:
+    url: http://fenix.example.com:12347
+    name: nightly
+    state: resumed
+
 - name: End the nightly session
   fenix.maintenance.maintenance_session:
     url: http://fenix.example.com:12347
@@ -185,7 +356,8 @@ EXAMPLES = r"""
 RETURN = r"""
 session_id:
   description: The id of the session created, found or followed.
-  returned: when O(state=present), except in check mode when it would be created
+  returned: when O(state=present), O(state=paused) or O(state=resumed), except in check mode
+    when it would be created
   type: str
   sample: 695030ee-1c4d-11e8-a9b0-0242ac110002
 session:
@@ -193,7 +365,8 @@ session:
     - The session's detail as the controller gives it (C(GET /v1/maintenance/{id}/detail)),
       with its state, percent_done, error, hosts, projects, instances, action plug-ins and
       their runs.
-  returned: when O(state=present), except in check mode when it would be created
+  returned: when O(state=present), O(state=paused) or O(state=resumed), except in check mode
+    when it would be created
   type: dict
   sample:
     session_id: 695030ee-1c4d-11e8-a9b0-0242ac110002
@@ -223,6 +396,24 @@ progress:
     - state: PREPARE_MAINTENANCE
       previous: MAINTENANCE
       at: "2026-01-05T10:00:01+00:00"
+plan:
+  description:
+    - The controller's plan of the session that would be created (C(POST /v1/maintenance/plan))
+      with C(hosts) in order with their C(wave), C(step) and times (seconds from the start),
+      C(waves), C(moves) (each instance's C(action), C(source), C(target) and C(how)),
+      C(lower_bound), C(estimate), the C(durations) it assumed, C(blocked) (why it cannot go to
+      the end, or null) and its C(assumptions).
+    - Times and the estimate are an estimate on the assumed durations, not a promise.
+  returned: in check mode, when a session would be created and the controller can plan it
+  type: dict
+  sample:
+    workflow: vnf
+    session_hosts: [compute-1, compute-2]
+    planner: parallel
+    waves: [[compute-1], [compute-2]]
+    estimate: 1260.0
+    lower_bound:
+      seconds: 1230.0
 deleted:
   description: Ids of the sessions deleted.
   returned: when O(state=absent)
@@ -312,9 +503,38 @@ def create_body(params):
         ],
         download=params["download"],
     )
+    if params["gates"]:
+        body["gates"] = [
+            {key: value for key, value in gate.items() if value is not None}
+            for gate in params["gates"]
+        ]
+    if params["gates"] or any(a["type"] == "gate" for a in params["actions"]):
+        body["gate_timeout"] = params["gate_timeout"]
+        body["gate_interval"] = params["gate_interval"]
+    if params["windows"]:
+        body["windows"] = [dict(start=w["start"], end=w["end"]) for w in params["windows"]]
+    if params["weekly_windows"]:
+        body["weekly_windows"] = [
+            dict(days=w["days"], start=w["start"], end=w["end"]) for w in params["weekly_windows"]
+        ]
     if params["maintenance_at"]:
         body["maintenance_at"] = params["maintenance_at"]
+    if params.get("max_hosts_per_zone") is not None:
+        body["max_hosts_per_zone"] = params["max_hosts_per_zone"]
     return body
+
+
+def plan_of(module, client):
+    """The controller's plan of the session that would be created; None from a controller that
+    cannot plan (OpenStack Fenix, or an older one: its API document has no such path), with a
+    warning."""
+    if not client.can_plan():
+        module.warn("the controller cannot plan a session (no POST /v1/maintenance/plan)")
+        return None
+    body = create_body(module.params)
+    if module.params["plan_durations"]:
+        body["durations"] = module.params["plan_durations"]
+    return client.plan_session(body)
 
 
 class Follower:
@@ -415,6 +635,9 @@ def ensure_present(module, client):
     if detail is None:
         result.update(changed=True, created=True)
         if module.check_mode:
+            plan = plan_of(module, client)
+            if plan is not None:
+                result["plan"] = plan
             return result
         session_id = client.create_session(create_body(params))
         detail = client.get_session_detail(session_id)
@@ -445,9 +668,45 @@ def ensure_absent(module, client):
     return dict(changed=bool(deleted), deleted=deleted)
 
 
+def session_to_hold(module, client):
+    """The session of O(session_id), or the unfinished one of O(name); fails when none."""
+    params = module.params
+    if params["session_id"]:
+        try:
+            return client.get_session_detail(params["session_id"])
+        except ControllerError as exc:
+            if exc.not_found:
+                module.fail_json(msg=f"the controller has no session {params['session_id']}")
+            raise
+    running = [d for d in sessions_named(client, params["name"]) if not is_final(d["state"])]
+    if not running:
+        module.fail_json(msg=f"no unfinished session is named {params['name']!r}")
+    return running[0]
+
+
+def ensure_paused(module, client, paused):
+    """Pause (or resume) the session unless it is so already."""
+    detail = session_to_hold(module, client)
+    result = dict(changed=False, session_id=detail["session_id"], session=detail)
+    if bool(detail.get("paused")) == paused:
+        return result
+    result["changed"] = True
+    if module.check_mode:
+        return result
+    body = dict(action="pause" if paused else "resume")
+    if paused and module.params["pause_reason"]:
+        body["reason"] = module.params["pause_reason"]
+    client.update_session(detail["session_id"], body)
+    result["session"] = client.get_session_detail(detail["session_id"])
+    return result
+
+
 def main():
     argument_spec = dict(
-        state=dict(type="str", default="present", choices=["present", "absent"]),
+        state=dict(
+            type="str", default="present", choices=["present", "absent", "paused", "resumed"]
+        ),
+        pause_reason=dict(type="str"),
         name=dict(type="str"),
         session_id=dict(type="str"),
         hosts=dict(type="list", elements="str", default=[]),
@@ -465,6 +724,47 @@ def main():
             ),
         ),
         download=dict(type="list", elements="str", default=[]),
+        gates=dict(
+            type="list",
+            elements="dict",
+            default=[],
+            options=dict(
+                name=dict(type="str", required=True),
+                url=dict(type="str", required=True),
+                query=dict(type="str", required=True),
+                healthy=dict(type="str", default="empty", choices=["empty", "below", "above"]),
+                threshold=dict(type="float"),
+                stages=dict(
+                    type="list",
+                    elements="str",
+                    default=["before", "after"],
+                    choices=["before", "after"],
+                ),
+            ),
+        ),
+        gate_timeout=dict(type="int", default=600),
+        gate_interval=dict(type="int", default=10),
+        windows=dict(
+            type="list",
+            elements="dict",
+            default=[],
+            options=dict(
+                start=dict(type="str", required=True),
+                end=dict(type="str", required=True),
+            ),
+        ),
+        weekly_windows=dict(
+            type="list",
+            elements="dict",
+            default=[],
+            options=dict(
+                days=dict(type="list", elements="str", required=True),
+                start=dict(type="str", required=True),
+                end=dict(type="str", required=True),
+            ),
+        ),
+        max_hosts_per_zone=dict(type="int"),
+        plan_durations=dict(type="dict"),
         wait=dict(type="bool", default=False),
         wait_timeout=dict(type="int", default=3600),
         poll_interval=dict(type="float", default=2.0),
@@ -475,14 +775,21 @@ def main():
     module = AnsibleModule(
         argument_spec=argument_spec,
         supports_check_mode=True,
-        required_if=[("state", "absent", ("name", "session_id"), True)],
+        required_if=[
+            ("state", "absent", ("name", "session_id"), True),
+            ("state", "paused", ("name", "session_id"), True),
+            ("state", "resumed", ("name", "session_id"), True),
+        ],
     )
     client = controller_from_module(module)
     try:
-        if module.params["state"] == "present":
+        state = module.params["state"]
+        if state == "present":
             result = ensure_present(module, client)
-        else:
+        elif state == "absent":
             result = ensure_absent(module, client)
+        else:
+            result = ensure_paused(module, client, paused=state == "paused")
     except ControllerError as exc:
         module.fail_json(msg=exc.message, error=exc.to_dict())
     module.exit_json(**result)

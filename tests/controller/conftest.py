@@ -18,31 +18,6 @@ BACKENDS = os.environ.get("FENIX_TEST_BACKENDS", "sqlite,postgresql").split(",")
 production either may be used. FENIX_TEST_BACKENDS=sqlite narrows a quick local run."""
 
 
-REPORTS = pytest.StashKey[list[tuple[str, list[str]]]]()
-
-
-@pytest.fixture
-def report(request):
-    """`report(*lines)`: what a test tried and what held, printed after the run even when it
-    passes (the chaos test, the fuzzing), so that CI's log shows it."""
-    lines: list[str] = []
-
-    def add(*more: str) -> None:
-        print(*more, sep="\n")  # also in the captured output of a failure
-        lines.extend(more)
-
-    yield add
-    if lines:
-        request.config.stash.setdefault(REPORTS, []).append((request.node.nodeid, lines))
-
-
-def pytest_terminal_summary(terminalreporter, config):
-    for nodeid, lines in config.stash.get(REPORTS, []):
-        terminalreporter.write_sep("-", f"report: {nodeid}")
-        for line in lines:
-            terminalreporter.write_line(line)
-
-
 def _backend_param(backend: str):
     """PostgreSQL runs count as slow (a database created and dropped per test): the quick loop,
     `pytest -m "not slow"`, runs each database test on SQLite only."""

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
 from fenix.cli import main
 from tests.controller.live import wait_until
@@ -172,6 +173,63 @@ def test_create_list_show_delete_for_scripts(live_stack, tmp_path):
     wait_until(lambda: fenix("session", "list", "--json", env=env).stdout.strip() == "[]")
 
 
+def test_plan_prints_the_hosts_their_waves_the_moves_and_the_makespan_and_creates_nothing(
+    live_stack,
+):
+    live = live_stack.start(cloud={"hosts": 3, "projects": 2, "instances": 2})
+    env = controller_env(live)
+    headers = {"X-Auth-Token": live.admin_token} if live.admin_token else {}
+    constrained = requests.put(
+        f"{live.url}/v1/instance/project-1-vm-1",
+        json={"project_id": "project-1", "migration_type": "MIGRATE"},
+        headers=headers,
+        timeout=10,
+    )
+    assert constrained.status_code == 200, constrained.text
+    hosts = ("--host", "compute-1,compute-2,compute-3", "--workflow", "vnf")
+
+    readable = fenix("session", "plan", *hosts, "--assume", "maintain=60", env=env)
+    scripted = fenix("session", "plan", *hosts, "--json", "--assume", "migrate=7", env=env)
+
+    assert readable.returncode == 0, readable.stderr
+    lines = readable.stdout.splitlines()
+    assert lines[0].startswith("plan of 3 hosts, vnf workflow (parallel)")
+    assert lines[1].startswith("makespan  estimate ") and "lower bound" in lines[1]
+    assert "maintain 60 s" in readable.stdout
+    assert next(line for line in lines if line.startswith("WAVE")).split()[:3] == [
+        "WAVE",
+        "#",
+        "HOST",
+    ]
+    for host in ("compute-1", "compute-2", "compute-3"):
+        assert any(line.split()[2:3] == [host] for line in lines), host
+    moved = next(line for line in lines if line.startswith("project-1-vm-1 "))
+    assert "MIGRATE" in moved.split() and "LIVE_MIGRATE" not in moved.split()
+    assert "An estimate, assuming:" in readable.stdout
+    assert scripted.returncode == 0, scripted.stderr
+    plan = json.loads(scripted.stdout)
+    assert plan["durations"]["migrate"] == 7
+    assert plan["estimate"] >= plan["lower_bound"]["seconds"]
+    assert json.loads(fenix("session", "list", "--json", env=env).stdout) == []
+
+
+def test_plan_exits_1_saying_why_when_it_cannot_go_to_the_end(live_stack):
+    live = live_stack.start(cloud={"hosts": 2, "projects": 1, "instances": 2})
+    headers = {"X-Auth-Token": live.admin_token} if live.admin_token else {}
+    spread = {"group_id": "spread", "project_id": "project-1", "anti_affinity_group": True}
+    requests.put(f"{live.url}/v1/instance_group/spread", json=spread, headers=headers, timeout=10)
+    for name in ("project-1-vm-1", "project-1-vm-2"):  # one on each host: neither can move
+        member = {"project_id": "project-1", "group_id": "spread"}
+        requests.put(f"{live.url}/v1/instance/{name}", json=member, headers=headers, timeout=10)
+
+    planned = fenix("session", "plan", "--workflow", "vnf", env=controller_env(live))
+
+    assert planned.returncode == 1, planned.stdout + planned.stderr
+    assert "makespan  estimate none (blocked)" in planned.stdout
+    assert "the plan cannot go to the end: " in planned.stderr
+    assert "cannot be placed under their constraints" in planned.stderr
+
+
 def test_refusals_and_unreachable_controllers_exit_2_with_the_reason(live_stack):
     live = live_stack.start(cloud={"hosts": 2, "projects": 1, "instances": 1})
 
@@ -201,4 +259,28 @@ def test_bad_arguments_exit_2(capsys):
     assert main(["session", "create", "--action", "no-type", "--url", "http://127.0.0.1:9"]) == 2
     assert "expected PLUGIN:TYPE" in capsys.readouterr().err
     usage = fenix("session")
-    assert usage.returncode == 2 and "create,list,show,watch,delete" in usage.stderr
+    assert usage.returncode == 2 and "create,plan,list,show,watch,delete" in usage.stderr
+    assert main(["session", "plan", "--assume", "maintain", "--url", "http://127.0.0.1:9"]) == 2
+    assert "expected WHAT=SECONDS" in capsys.readouterr().err
+
+
+def test_create_sets_the_limit_per_zone_and_a_bad_one_exits_2_with_the_reason(live_stack):
+    live = live_stack.start(cloud={"hosts": 2, "projects": 1, "instances": 1, "zones": 2})
+    env = controller_env(live)
+
+    created = fenix(
+        "session", "create", "--at", "2099-01-01 00:00:00", "--max-hosts-per-zone", "2", env=env
+    )
+    refused = fenix("session", "create", "--max-hosts-per-zone", "0", env=env)
+
+    assert created.returncode == 0, created.stdout + created.stderr
+    session_id = created.stdout.strip()
+    assert live.detail(session_id)["max_hosts_per_zone"] == 2
+    assert refused.returncode == 2
+    assert "max_hosts_per_zone" in refused.stderr
+    shown = fenix("session", "show", session_id, env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "limit     2 host(s) out per zone" in shown.stdout
+    rows = {line.split()[0]: line.split() for line in shown.stdout.splitlines() if line}
+    assert rows["HOST"][-1] == "ZONE"
+    assert (rows["compute-1"][-1], rows["compute-2"][-1]) == ("zone-1", "zone-2")

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from fenix.drivers.simulated import SimulatedCloudConfig, start_sim_cloud
 from fenix.logmask import MaskingFormatter, mask_passwords
+from fenix.simulators.cloud import SimulatedCloudConfig, start_sim_cloud
 from tests.controller.processes import ControllerProcess
 
 PASSWORD = "s3cret-pw"

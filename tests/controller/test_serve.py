@@ -15,7 +15,7 @@ import psutil
 import pytest
 import requests
 
-from fenix.drivers.simulated import SimulatedCloudConfig, start_sim_cloud
+from fenix.simulators.cloud import SimulatedCloudConfig, start_sim_cloud
 from tests.controller.live import wait_until
 from tests.controller.processes import ControllerProcess
 
@@ -74,7 +74,7 @@ def test_the_engine_runs_in_a_child_process_and_counts_in_the_apis_metrics(tmp_p
     controller = ControllerProcess(tmp_path, sim_cloud)
     controller.start()
     try:
-        wait_until(lambda: _engine_processes(controller), timeout=30, what="an engine child")
+        wait_until(lambda: _engine_processes(controller), what="an engine child")
         session_id = _run_session(controller)
         _wait_done(controller, session_id, "the session done")
         events = requests.get(
@@ -94,7 +94,7 @@ def test_an_engine_that_dies_is_started_again_and_finishes_the_session(tmp_path,
     controller = ControllerProcess(tmp_path, sim_cloud)
     controller.start()
     try:
-        wait_until(lambda: _engine_processes(controller), timeout=30, what="an engine child")
+        wait_until(lambda: _engine_processes(controller), what="an engine child")
         session_id = _run_session(controller)
         wait_until(
             lambda: _state(controller, session_id) != "MAINTENANCE",
@@ -120,7 +120,7 @@ def test_an_engine_that_dies_is_started_again_and_finishes_the_session(tmp_path,
 def test_a_killed_controller_takes_its_engine_with_it(tmp_path, sim_cloud):
     controller = ControllerProcess(tmp_path, sim_cloud)
     controller.start()
-    wait_until(lambda: _engine_processes(controller), timeout=30, what="an engine child")
+    wait_until(lambda: _engine_processes(controller), what="an engine child")
     (engine,) = _engine_processes(controller)
     controller.kill()  # SIGKILL: no chance to stop its children
     wait_until(
@@ -133,7 +133,7 @@ def test_a_killed_controller_takes_its_engine_with_it(tmp_path, sim_cloud):
 def test_sigterm_stops_the_engine_and_the_controller_cleanly(tmp_path, sim_cloud):
     controller = ControllerProcess(tmp_path, sim_cloud)
     controller.start()
-    wait_until(lambda: _engine_processes(controller), timeout=30, what="an engine child")
+    wait_until(lambda: _engine_processes(controller), what="an engine child")
     (engine,) = _engine_processes(controller)
     controller.process.send_signal(signal.SIGTERM)
     assert controller.process.wait(60) == 0

@@ -13,7 +13,7 @@ import requests
 from waitress import wasyncore
 
 import fenix.wsgi
-from fenix.drivers.simulated import SimulatedCloudConfig, start_sim_cloud
+from fenix.simulators.cloud import SimulatedCloudConfig, start_sim_cloud
 from fenix.wsgi import ServerLimits, serve_in_thread
 from tests.controller.processes import ControllerProcess
 

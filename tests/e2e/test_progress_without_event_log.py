@@ -13,6 +13,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -74,6 +75,9 @@ def test_the_proxy_hides_the_event_log(old_controller):
 
 
 def test_progress_is_printed_from_what_polling_sees(old_controller, run_playbook, tmp_path):
+    # The session waits for its maintenance_at, so however late the first poll comes on a
+    # loaded machine, it sees the session before it is done: two session lines at least.
+    start = (datetime.now(UTC) + timedelta(seconds=8)).strftime("%Y-%m-%d %H:%M:%S")
     play = tmp_path / "follow.yml"
     play.write_text(
         json.dumps(
@@ -89,6 +93,7 @@ def test_progress_is_printed_from_what_polling_sees(old_controller, run_playbook
                                 "url": old_controller,
                                 "name": "no-event-log",
                                 "hosts": ["compute-2", "compute-3"],
+                                "maintenance_at": start,
                                 "wait": True,
                                 "wait_timeout": 180,
                                 "poll_interval": 0.3,

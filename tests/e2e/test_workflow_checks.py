@@ -39,6 +39,7 @@ def test_the_workflows_jobs_pass_in_order_on_a_free_cloud(workflow):
     pre, upgrade, post = workflow.values()
     assert pre.returncode == 0, pre.stdout
     assert "the 4 hosts of 'compute' are free" in pre.stdout
+    assert "The upgrade's plan: 4 hosts in 4 waves" in pre.stdout, "one at a time"
     assert upgrade.returncode == 0, upgrade.stdout
     assert post.returncode == 0, post.stdout
     assert "ended MAINTENANCE_DONE with compute-1, compute-2, compute-3, compute-4 maintained" in (

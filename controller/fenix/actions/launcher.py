@@ -125,6 +125,26 @@ class ActionLauncher:
             ctx.check_stop()
             self._run_one(ctx, plugin, type_, plugin_meta, meta, hosts)
 
+    def run_gates(self, ctx, stage: str, hosts: list[str]) -> str | None:
+        """Run the session's `gate` plug-ins over `hosts` (with `fenix_gate_stage`): None when
+        every one passed, else the first failure, which means unhealthy."""
+        with ctx.db.transaction() as repo:
+            session = repo.get_session(ctx.session_id, with_deleted=True)
+            plugins = [(a.plugin, dict(a.meta or {})) for a in session.actions if a.type == "gate"]
+            meta = dict(session.meta or {})
+            downloads = list(session.download or [])
+        if plugins and downloads:
+            self._download_once(ctx, downloads)
+        for plugin, plugin_meta in plugins:
+            ctx.check_stop()
+            try:
+                self._run_one(
+                    ctx, plugin, "gate", {**plugin_meta, "fenix_gate_stage": stage}, meta, hosts
+                )
+            except ActionFailed as exc:
+                return str(exc)
+        return None
+
     def _download_once(self, ctx, urls: list[str]) -> None:
         """Fetch the session's plug-in bundles before its first plug-in runs."""
         target = self.artifacts_root() / ctx.session_id / "plugins"

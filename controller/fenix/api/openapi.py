@@ -76,7 +76,8 @@ def _whole_number(
 _EVENTS_QUERY = (
     _whole_number(
         "since",
-        "Only events with a greater id: the `next` of the last answer (0: from the start)",
+        "Only events with a greater id (an event's id is its place in the session's log, given"
+        " in commit order): the `next` of the last answer (0: from the start)",
         0,
         MAX_EVENT_ID,
         0,
@@ -143,6 +144,20 @@ OPERATIONS: dict[str, Operation] = {
         description="404: a named host is not in the cloud. 409: a host is in another "
         "unfinished session, or the cloud has no compute host. 502: the cloud failed.",
     ),
+    "sessions.plan_session": Operation(
+        "The plan of a session, without starting it (an extension)",
+        r.SessionPlan,
+        body=s.PlanSession,
+        errors=(400, 404, 409, 502),
+        description="Takes the body of POST /v1/maintenance (and optional `durations`, the "
+        "seconds to assume) and touches nothing: no session, no host out of service, no "
+        "manager told. Answers the hosts in the order and waves they would be taken, each "
+        "instance's move (where and how: from the managers' standing constraints, else the "
+        "workflow's default), a lower bound of the makespan and an estimate on the assumed "
+        "durations. 404: a named host is not in the cloud. 409: a host is in another "
+        "unfinished session, the cloud has no compute host, or the workflow has no plan to "
+        "show. 502: the cloud failed.",
+    ),
     "sessions.list_sessions": Operation(
         "List the sessions (not deleted)", r.SessionList, conditional=True
     ),
@@ -169,12 +184,17 @@ OPERATIONS: dict[str, Operation] = {
         conditional=True,
     ),
     "sessions.update_session": Operation(
-        "Change the start time or metadata, or resume a failed session",
+        "Change the start time, metadata or windows, resume a failed session, or pause and "
+        "resume a running one",
         r.SessionSummary,
         body=s.UpdateSession,
         errors=(400, 404, 409),
-        description="409: a new state is given for a session that is not MAINTENANCE_FAILED, "
-        "or its hosts are in another session now.",
+        description="`state` resumes a MAINTENANCE_FAILED session, as in Fenix. `action`: "
+        '"pause" (with an optional `reason`) holds a running session at its next safe point: '
+        "no new host starts and no new move begins, what is in flight finishes; "
+        '"resume" lets it go on. 409: a new state is given for a session that is not '
+        "MAINTENANCE_FAILED, or its hosts are in another session now; pause of a session "
+        "paused already or ended, resume of one not paused.",
     ),
     "sessions.delete_session": Operation(
         "End the session; its workflow stops at a safe point",

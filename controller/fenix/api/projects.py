@@ -26,8 +26,8 @@ from fenix.api.errors import bad_request, conflict, not_found
 from fenix.api.schemas import ProjectReply
 from fenix.db.models import Session, SessionProject
 from fenix.db.repository import Repository
-from fenix.engine.states import FINAL_SESSION_STATES, REPLY_STEPS
 from fenix.notify import notifier
+from fenix.states import FINAL_SESSION_STATES, REPLY_STEPS
 from fenix.timeutil import to_iso, utcnow
 
 blueprint = Blueprint("projects", __name__)

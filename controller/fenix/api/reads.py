@@ -10,7 +10,8 @@ the events since its last poll asks for only that:
   `hosts_total` or `instances_total`.
 - `events?since=<id>&limit=<n>` answers at most `limit` events (EVENTS_DEFAULT_LIMIT, at most
   EVENTS_MAX_LIMIT) after the id `since` (`after` is the same, its older name), with `more`
-  (events are left after these) and `next` (the `since` to ask with next).
+  (events are left after these) and `next` (the `since` to ask with next). An event's id is
+  its position in the session's log, given in commit order (fenix.db.changes).
 
 Without parameters the detail is the whole of it, as it always was.
 """
@@ -31,6 +32,11 @@ DETAIL_PARTS = (
     "deliveries",
     "dead_notifications",
     "constraint_breaches",
+    "paused",
+    "pauses",
+    "windows",
+    "held",
+    "gates",
 )
 """The detail's parts, in the order the detail gives them."""
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fenix.engine.states import EventType, SessionState
+from fenix.states import EventType, SessionState
 
 
 class _Answer(BaseModel):
@@ -51,6 +51,71 @@ class SessionSummary(_Answer):
     updated_at: datetime
     percent_done: int = Field(ge=0, le=100)
     error: str | None = Field(description="Why the session failed, while it is failed")
+
+
+class PlannedHost(_Answer):
+    host: str
+    order: int = Field(description="1 for the first host taken out of service")
+    wave: int = Field(description="Hosts taken out of service at the same moment share a wave")
+    step: str = Field(description="PREPARE_MAINTENANCE, START_MAINTENANCE or PLANNED_MAINTENANCE")
+    out_of_service_at: float = Field(description="Seconds from the start")
+    maintenance_from: float
+    maintenance_until: float
+    instances: int = Field(description="Instances moved off it")
+
+
+class PlannedMove(_Answer):
+    instance_id: str
+    project_id: str
+    action: str = Field(description="MIGRATE, LIVE_MIGRATE, EVICTION or OWN_ACTION")
+    source: str
+    target: str | None = Field(description="Where it goes; null: evicted or its manager's move")
+    step: str
+    start: float = Field(description="Seconds from the start")
+    end: float
+    how: str = Field(description="What the action means, in words")
+
+
+class MakespanBound(_Answer):
+    seconds: float | None = Field(
+        description="No maintenance of these hosts can take less; null: no host can be emptied"
+    )
+    by_capacity: float | None
+    hosts_at_once: int = Field(description="The most session hosts that can be empty at once")
+    by_group: float
+    tightest_group: str | None
+    by_instance: float
+
+
+class PlanDurations(_Answer):
+    """The seconds the estimate assumed."""
+
+    live_migrate: float
+    migrate: float
+    evict: float
+    own_action: float
+    maintain: float
+    answer: float
+
+
+class SessionPlan(_Answer):
+    workflow: str
+    maintenance_at: datetime = Field(
+        description="When the session would start (times count from it)"
+    )
+    session_hosts: list[str]
+    planner: Literal["parallel", "one_at_a_time"]
+    hosts: list[PlannedHost] = Field(description="In the order they would be taken")
+    waves: list[list[str]]
+    moves: list[PlannedMove]
+    lower_bound: MakespanBound
+    estimate: float | None = Field(
+        description="Seconds to the last host's maintenance, on the assumed durations; null "
+        "when the plan is blocked"
+    )
+    durations: PlanDurations
+    blocked: str | None = Field(description="Why the plan cannot go to the end")
+    assumptions: list[str]
 
 
 class SessionDeleted(_Answer):
@@ -138,11 +203,85 @@ class DeadNotification(_Answer):
     created_at: datetime
 
 
+class Pause(_Answer):
+    at: datetime
+    by: str | None = Field(description="The admin (Keystone user), or gate:<name>")
+    reason: str | None
+
+
+class PastPause(_Answer):
+    paused_at: datetime
+    paused_by: str | None
+    reason: str | None
+    resumed_at: datetime | None = Field(description="None while it holds")
+    resumed_by: str | None
+
+
+class DatedWindowView(_Answer):
+    start: datetime
+    end: datetime
+
+
+class WeeklyWindowView(_Answer):
+    days: list[str]
+    start: str = Field(description="HH:MM:SS, UTC")
+    end: str = Field(description="HH:MM:SS, UTC; at or before start: past midnight")
+
+
+class Windows(_Answer):
+    windows: list[DatedWindowView]
+    weekly: list[WeeklyWindowView]
+
+
+class Held(_Answer):
+    why: Literal["paused", "window"]
+    since: datetime
+    until: datetime | None = Field(description="When the next window opens (a window hold)")
+    reason: str | None
+
+
+class PrometheusGateView(_Answer):
+    name: str
+    url: str
+    query: str
+    healthy: Literal["empty", "below", "above"]
+    threshold: float | None
+    stages: list[Literal["before", "after"]]
+
+
+class Gates(_Answer):
+    prometheus: list[PrometheusGateView]
+    timeout: int = Field(description="Seconds a gate may fail before the session is paused")
+    interval: int = Field(description="Seconds between two checks of a failing gate")
+
+
 class SessionDetail(SessionSummary):
     """The whole detail; with `parts`, only the parts named (the others are left out)."""
 
     metadata: dict[str, Any]
     download: list[str]
+    paused: Pause | None = Field(
+        default=None, description="Set while the session is paused: no new host or move starts"
+    )
+    pauses: list[PastPause] = Field(
+        default=[], description="Every pause, oldest first: the timeline's"
+    )
+    windows: Windows | None = Field(
+        default=None, description="When new hosts may start (UTC); None: at any time"
+    )
+    gates: Gates | None = Field(
+        default=None,
+        description="Health gates: Prometheus queries, with the timeout and interval the "
+        "session's `gate` action plug-ins share; None: no gate",
+    )
+    held: Held | None = Field(
+        default=None,
+        description="What holds the session now, as the engine last recorded it (a pause, or "
+        "outside its windows until the next opens)",
+    )
+    max_hosts_per_zone: int | None = Field(
+        default=None, description="Hosts of one zone out of service at once, at most"
+    )
     hosts: list[Host] = Field(default=[], description="In their order; a page with host_offset")
     projects: list[Project] = []
     instances: list[Instance] = Field(

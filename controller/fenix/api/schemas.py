@@ -25,8 +25,9 @@ from pydantic import (
 )
 
 from fenix.actions.download import split_download_url
+from fenix.config import PlanSeconds
 from fenix.drivers.base import HostKind
-from fenix.engine.states import (
+from fenix.states import (
     REPLY_STEPS,
     EventType,
     InstanceAction,
@@ -34,14 +35,16 @@ from fenix.engine.states import (
     SessionState,
 )
 from fenix.timeutil import parse_timestamp
+from fenix.windows import DAYS, Schedule, weekly_from
 from fenix.workflows import available_workflows
 
 _REPLY_STEP_NAMES = [str(step) for step in ProjectStep if step in REPLY_STEPS]
 """In the order of the conversation, for messages."""
 _ANSWERS = ("ACK", "NACK")
 _REPLY_STATE = re.compile(r"(ACK|NACK)_([A-Z_]+)")
-ACTION_TYPES = ("pre", "host", "post", *(str(kind) for kind in HostKind))
-"""When a plug-in runs: before the maintenance, per host (any, or of one kind), or after."""
+ACTION_TYPES = ("pre", "host", "post", "gate", *(str(kind) for kind in HostKind))
+"""When a plug-in runs: before the maintenance, per host (any, or of one kind), or after; a
+`gate` plug-in is a health check run before each host starts and after it comes back."""
 
 
 def some_of(names: list[str], shown: int = 10) -> str:
@@ -158,6 +161,10 @@ def _workflow_names(schema: dict[str, Any]) -> None:
 
 
 # -- admin: sessions ---------------------------------------------------------------------
+_TIME_OF_DAY = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+"""A weekly window's start or end: "HH:MM" (UTC)."""
+
+
 class ActionSpec(BaseModel):
     """An action plug-in to run: before the maintenance (pre), per host, or after (post)."""
 
@@ -177,8 +184,121 @@ class ActionSpec(BaseModel):
         return type_
 
 
-class CreateSession(BaseModel):
+class DatedWindow(BaseModel):
+    """A maintenance window between two UTC times: new hosts start only inside one."""
+
     model_config = ConfigDict(extra="forbid")
+
+    start: Timestamp
+    end: Timestamp
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> DatedWindow:
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end} is not after start {self.start}")
+        return self
+
+
+class WeeklyWindow(BaseModel):
+    """Every week on these days, from start to end (UTC, "HH:MM"); past midnight when end is
+    at or before start (e.g. 22:00 to 04:00)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    days: Annotated[
+        list[str],
+        Field(
+            min_length=1,
+            max_length=7,
+            json_schema_extra={"items": {"enum": list(DAYS)}, "examples": [["sat", "sun"]]},
+        ),
+    ]
+    start: Annotated[str, Field(json_schema_extra={"pattern": _TIME_OF_DAY})]
+    end: Annotated[str, Field(json_schema_extra={"pattern": _TIME_OF_DAY})]
+
+    @model_validator(mode="after")
+    def _a_weekly_window(self) -> WeeklyWindow:
+        weekly_from(self.days, self.start, self.end)  # its ValueError says what is wrong
+        return self
+
+
+MAX_WINDOWS = 100
+"""Windows per session, of each kind: a schedule, not a calendar."""
+
+
+class WindowsSpec(BaseModel):
+    """Both kinds of windows, as sessions take them at creation and in PUT."""
+
+    windows: Annotated[list[DatedWindow], Field(max_length=MAX_WINDOWS)] = []
+    weekly_windows: Annotated[list[WeeklyWindow], Field(max_length=MAX_WINDOWS)] = []
+
+    def schedule(self) -> Schedule:
+        return Schedule(
+            tuple((w.start, w.end) for w in self.windows),
+            tuple(weekly_from(w.days, w.start, w.end) for w in self.weekly_windows),
+        )
+
+
+def _gate_url(value: str) -> str:
+    _web_url(value)
+    parts = urlsplit(value)
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("the URL must not carry a user or password")
+    if parts.query or parts.fragment:
+        raise ValueError("give the server's base URL, without a query or fragment")
+    return value
+
+
+class PrometheusGateSpec(BaseModel):
+    """A health gate: a Prometheus instant query, and what its answer must be to pass."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+    url: Annotated[
+        str,
+        AfterValidator(_gate_url),
+        Field(max_length=2048, json_schema_extra={"pattern": _URL_PATTERN}),
+    ]
+    """The Prometheus server, e.g. http://prometheus.example.com:9090."""
+    query: Annotated[str, Field(min_length=1, max_length=4000), *NO_NUL]
+    healthy: Literal["empty", "below", "above"] = "empty"
+    """empty: the query gives no series (e.g. ALERTS{severity="critical"}); below / above:
+    every value is below / above `threshold`."""
+    threshold: float | None = None
+    stages: Annotated[list[Literal["before", "after"]], Field(min_length=1)] = [
+        "before",
+        "after",
+    ]
+    """before a host starts, after it comes back into service, or both."""
+
+    @model_validator(mode="after")
+    def _threshold_when_compared(self) -> PrometheusGateSpec:
+        if self.healthy != "empty" and self.threshold is None:
+            raise ValueError(f'healthy "{self.healthy}" needs a threshold')
+        if self.healthy == "empty" and self.threshold is not None:
+            raise ValueError('threshold goes with healthy "below" or "above"')
+        return self
+
+
+class CreateSession(WindowsSpec):
+    model_config = ConfigDict(extra="forbid")
+
+    gates: Annotated[list[PrometheusGateSpec], Field(max_length=20)] = []
+    """Health gates checked before each host starts and after it comes back (with the
+    session's `gate` action plug-ins)."""
+    gate_timeout: Annotated[int, Field(strict=True, ge=1, le=MAX_COUNT)] = 600
+    """Seconds a gate may keep failing before the session is paused with its reason."""
+    gate_interval: Annotated[int, Field(strict=True, ge=1, le=3600)] = 10
+    """Seconds between two checks of a failing gate."""
+
+    @field_validator("gates")
+    @classmethod
+    def _gate_names_once(cls, gates: list[PrometheusGateSpec]) -> list[PrometheusGateSpec]:
+        duplicates = sorted(n for n, c in Counter(g.name for g in gates).items() if c > 1)
+        if duplicates:
+            raise ValueError(f"gate names used more than once: {some_of(duplicates)}")
+        return gates
 
     hosts: list[Name] = []
     """Empty: every compute host of the cloud."""
@@ -190,6 +310,10 @@ class CreateSession(BaseModel):
     actions: list[ActionSpec] = []
     download: list[DownloadUrl] = []
     """Plug-in bundles, each `https://...#sha256=<hex>`: checked before anything of it runs."""
+    max_hosts_per_zone: Annotated[int, Field(strict=True, ge=1, le=MAX_COUNT)] | None = None
+    """At most this many of the session's hosts of one zone out of service at once (an
+    extension; absent or null: no limit per zone). Hosts the cloud puts in no zone are not
+    limited."""
 
     @field_validator("hosts")
     @classmethod
@@ -208,20 +332,61 @@ class CreateSession(BaseModel):
         return workflow
 
 
+class PlanSession(CreateSession):
+    """POST /v1/maintenance/plan: the body of a session to create, and optionally the seconds
+    its estimate should assume (any not given: the controller's plan_seconds, then defaults)."""
+
+    durations: PlanSeconds | None = None
+
+
 class UpdateSession(BaseModel):
-    """PUT on a session: a new start time, new metadata, or resume after a failure."""
+    """PUT on a session: a new start time, new metadata, resume after a failure (`state`);
+    pause or resume a running session (`action`, an extension); new windows."""
 
     model_config = ConfigDict(extra="forbid")
 
     state: SessionState | None = None
     maintenance_at: Timestamp | None = None
     metadata: dict[str, Any] | None = None
+    action: Literal["pause", "resume"] | None = None
+    """pause: no new host or move from the next safe point, in-flight work finishes."""
+    reason: Annotated[str, Field(min_length=1, max_length=1000), *NO_NUL] | None = None
+    """Why the session is paused: shown in its detail and timeline."""
+    windows: Annotated[list[DatedWindow], Field(max_length=MAX_WINDOWS)] | None = None
+    weekly_windows: Annotated[list[WeeklyWindow], Field(max_length=MAX_WINDOWS)] | None = None
 
     @model_validator(mode="after")
     def _something_to_change(self) -> UpdateSession:
-        if self.state is None and self.maintenance_at is None and self.metadata is None:
-            raise ValueError("give at least one of state, maintenance_at, metadata")
+        if self.reason is not None and self.action != "pause":
+            raise ValueError('reason goes with action "pause"')
+        fields = (self.state, self.maintenance_at, self.metadata, self.action)
+        if all(f is None for f in fields) and not self.changes_windows:
+            raise ValueError(
+                "give at least one of state, maintenance_at, metadata, action, windows, "
+                "weekly_windows"
+            )
+        if self.action is not None and self.state is not None:
+            raise ValueError(
+                "give state (resume a failed session) or action (pause or resume a running "
+                "one), not both"
+            )
         return self
+
+    @property
+    def changes_windows(self) -> bool:
+        return self.windows is not None or self.weekly_windows is not None
+
+    def schedule(self, stored: Schedule) -> Schedule:
+        """The windows after this change: each kind given replaces the stored one."""
+        dated = (
+            stored.dated if self.windows is None else tuple((w.start, w.end) for w in self.windows)
+        )
+        weekly = (
+            stored.weekly
+            if self.weekly_windows is None
+            else tuple(weekly_from(w.days, w.start, w.end) for w in self.weekly_windows)
+        )
+        return Schedule(dated, weekly)
 
 
 # -- project: replies --------------------------------------------------------------------

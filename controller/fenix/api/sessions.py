@@ -1,4 +1,4 @@
-"""The admin API: create, inspect, change and end maintenance sessions.
+"""The admin API: plan, create, inspect, change and end maintenance sessions.
 
 A session is written in one transaction with its hosts, its first event and its first
 notification, so a rejected request leaves nothing behind. The API never runs the workflow
@@ -23,15 +23,21 @@ from fenix.api.auth import require_admin
 from fenix.api.conditional import AnswerCache, etag, not_modified, still_fresh, tagged_json
 from fenix.api.errors import bad_gateway, bad_request, conflict, not_found
 from fenix.api.reads import MAX_ROW_INDEX, detail_query, events_query
-from fenix.api.schemas import ACTION_TYPES, CreateSession, UpdateSession, some_of
+from fenix.api.schemas import ACTION_TYPES, CreateSession, PlanSession, UpdateSession, some_of
 from fenix.api.views import event_view, session_detail, session_summary
 from fenix.db.models import Session
 from fenix.db.repository import Repository
 from fenix.drivers.base import DriverError, HostInfo, HostKind
-from fenix.engine.states import SessionState
+from fenix.engine.pause import PauseRefused, request_pause, resume
 from fenix.engine.transitions import transition
+from fenix.gates.prometheus import GateError
+from fenix.gates.prometheus import check_url as check_gate_url
 from fenix.notify import notifier
-from fenix.timeutil import utcnow
+from fenix.notify.callbacks import CallbackPolicy
+from fenix.states import SessionState
+from fenix.timeutil import to_iso, utcnow
+from fenix.windows import Schedule, schedule_from, to_stored
+from fenix.workflows.preview import NoPreview, assumed_durations, preview_session
 
 blueprint = Blueprint("sessions", __name__, url_prefix="/v1/maintenance")
 
@@ -41,10 +47,21 @@ def _admin_only() -> None:
     require_admin()
 
 
+_CREATE_LOCK = "fenix.api.sessions.create_lock"
+
+MAX_EVENT_ID = MAX_ROW_INDEX
+"""Event ids are INTEGER: 32 bits on PostgreSQL, which refuses to compare with a larger one."""
+
+
+_ANSWERS = "fenix.api.sessions.answers"
+
+
 @blueprint.before_request
 def _take_a_read_slot() -> None:
-    """A poll waits for one of `read_slots`: however many dashboards poll flat out, the CPU
-    they take is bounded, and the requests that move sessions on (replies, PUTs) pass them."""
+    """A session read waits for one of `read_slots`: however many dashboards poll flat out,
+    the CPU they take is bounded, and the requests that move sessions on (the managers'
+    replies, PUTs) pass them. Answers are cheap to serve (shared, gzipped once), so a slot
+    is held for little more than the time to send one."""
     if request.method == "GET":
         slots = current_app.extensions[_READ_SLOTS]
         slots.acquire()
@@ -58,13 +75,6 @@ def _give_the_read_slot_back(_error: BaseException | None) -> None:
         slots.release()
 
 
-_CREATE_LOCK = "fenix.api.sessions.create_lock"
-
-MAX_EVENT_ID = MAX_ROW_INDEX
-"""Event ids are INTEGER: 32 bits on PostgreSQL, which refuses to compare with a larger one."""
-
-
-_ANSWERS = "fenix.api.sessions.answers"
 _READ_SLOTS = "fenix.api.sessions.read_slots"
 
 
@@ -164,9 +174,56 @@ def _check_plugins(actions: list[tuple[str, str, dict[str, Any]]], downloads: li
         raise bad_request("; ".join(problems))
 
 
-@blueprint.post("")
-def create_session() -> dict[str, Any]:
-    body = json_body(CreateSession)
+def _checked_schedule(schedule: Schedule) -> Schedule:
+    """A 400 for a dated window already over: a session would wait for it for ever."""
+    now = utcnow()
+    past = [
+        f"windows.{n}: ends at {to_iso(end)}, already past (now {to_iso(now)})"
+        for n, (_start, end) in enumerate(schedule.dated)
+        if end <= now
+    ]
+    if past:
+        raise bad_request("; ".join(past))
+    return schedule
+
+
+def _checked_gates(
+    body: CreateSession, actions: list[tuple[str, str, dict[str, Any]]]
+) -> dict[str, Any] | None:
+    """The session's gates as stored, after a 400 for a gate URL the controller may not query
+    (a link-local, loopback or private address not in FENIX_GATE_ALLOW_NETWORKS)."""
+    has_playbooks = any(type_ == "gate" for _plugin, type_, _meta in actions)
+    if not body.gates and not has_playbooks:
+        return None
+    policy = CallbackPolicy(runtime().settings.gate_allow_networks)
+    problems = []
+    for position, gate in enumerate(body.gates):
+        try:
+            check_gate_url(gate.url, policy)
+        except GateError as exc:
+            problems.append(f"gates.{position}.url: {exc}")
+    if problems:
+        raise bad_request("; ".join(problems))
+    return {
+        "prometheus": [gate.model_dump() for gate in body.gates],
+        "timeout": body.gate_timeout,
+        "interval": body.gate_interval,
+    }
+
+
+def _admin_name() -> str:
+    """Who is acting, for the record: the Keystone user where Keystone says so, else the
+    role (static tokens name no person)."""
+    settings = runtime().settings
+    if settings.auth_strategy == "keystone":
+        name = request.headers.get("X-User-Name") or request.headers.get("X-User-Id")
+        if name:
+            return name[:255]
+    return "admin"
+
+
+def _checked(body: CreateSession) -> tuple[list[tuple[str, str, dict[str, Any]]], list[HostInfo]]:
+    """The session's action plug-ins and hosts, or the 400, 404 or 502 that creating it gives."""
     max_hosts = runtime().settings.max_hosts
     if len(body.hosts) > max_hosts:
         raise bad_request(
@@ -176,7 +233,15 @@ def create_session() -> dict[str, Any]:
     _check_download_schemes(body.download)
     actions = _actions_or_defaults(body)
     _check_plugins(actions, body.download)
-    hosts = _resolve_hosts(body.hosts)
+    return actions, _resolve_hosts(body.hosts)
+
+
+@blueprint.post("")
+def create_session() -> dict[str, Any]:
+    body = json_body(CreateSession)
+    actions, hosts = _checked(body)
+    schedule = _checked_schedule(body.schedule())
+    gates = _checked_gates(body, actions)
     maintenance_at = body.maintenance_at
     with current_app.extensions[_CREATE_LOCK], runtime().db.transaction() as repo:
         busy = repo.busy_hosts(host.name for host in hosts)
@@ -189,11 +254,49 @@ def create_session() -> dict[str, Any]:
             download=body.download,
             hosts=[(host.name, str(host.kind)) for host in hosts],
             actions=actions,
+            windows=to_stored(schedule),
+            max_hosts_per_zone=body.max_hosts_per_zone,
+            zones={host.name: host.zone for host in hosts},
         )
+        session.gates = gates
         notifier.session_changed(repo, session)
         session_id = session.id
     runtime().wake(session_id)
     return {"session_id": session_id}
+
+
+@blueprint.post("/plan")
+def plan_session() -> dict[str, Any]:
+    """What a session of this body would do, without creating it: the same checks and errors
+    as creating it, then only reads (fenix.workflows.preview); nothing is written or told."""
+    body = json_body(PlanSession)
+    _actions, hosts = _checked(body)
+    with runtime().db.transaction() as repo:
+        busy = repo.busy_hosts(host.name for host in hosts)
+        if busy:
+            raise conflict(_busy_message(repo, busy))
+    names = [host.name for host in hosts]
+    settings = runtime().settings
+    try:
+        plan = preview_session(
+            runtime().driver,
+            runtime().db,
+            settings,
+            hosts=names,
+            workflow=body.workflow,
+            durations=assumed_durations(settings, body.durations),
+            max_hosts_per_zone=body.max_hosts_per_zone,
+        )
+    except NoPreview as exc:
+        raise conflict(str(exc)) from None
+    except DriverError as exc:
+        raise bad_gateway(f"could not read the cloud: {exc}") from exc
+    return {
+        "workflow": body.workflow,
+        "maintenance_at": to_iso(body.maintenance_at or utcnow()),
+        "session_hosts": names,
+        **plan.as_dict(),
+    }
 
 
 @blueprint.get("")
@@ -202,8 +305,8 @@ def list_sessions() -> ResponseReturnValue:
         ids = repo.list_session_ids()
     # The list is only ids, one indexed column: its tag is taken from them.
     tag = etag("sessions", ids)
-    if still_fresh(tag):
-        return not_modified(tag)
+    if held := still_fresh(tag):
+        return not_modified(held)
     # Fenix's code answered `sessions`, its documentation `session_id`: clients use either.
     return tagged_json({"sessions": ids, "session_id": list(ids)}, tag)
 
@@ -220,8 +323,8 @@ def _session_tag(repo: Repository, session_id: str, what: str, *shape: object) -
 def get_session(session_id: str) -> ResponseReturnValue:
     with runtime().db.transaction() as repo:
         tag = _session_tag(repo, session_id, "summary")
-        if still_fresh(tag):
-            return not_modified(tag)
+        if held := still_fresh(tag):
+            return not_modified(held)
         return _answers().answer(tag, lambda: session_summary(_session_or_404(repo, session_id)))
 
 
@@ -230,8 +333,8 @@ def get_session_detail(session_id: str) -> ResponseReturnValue:
     query = detail_query(request.args)
     with runtime().db.transaction() as repo:
         tag = _session_tag(repo, session_id, "detail", query.key())
-        if still_fresh(tag):
-            return not_modified(tag)  # decided from the counter: no host or instance read
+        if held := still_fresh(tag):
+            return not_modified(held)  # decided from the counter: no host or instance read
         return _answers().answer(
             tag, lambda: session_detail(repo, _session_or_404(repo, session_id), query)
         )
@@ -244,8 +347,8 @@ def list_events(session_id: str) -> ResponseReturnValue:
     query = events_query(request.args)
     with runtime().db.transaction() as repo:
         tag = _session_tag(repo, session_id, "events", query.since, query.limit)
-        if still_fresh(tag):
-            return not_modified(tag)
+        if held := still_fresh(tag):
+            return not_modified(held)
 
         def page() -> dict[str, Any]:
             # One more than asked for tells whether more are left.
@@ -271,13 +374,35 @@ def update_session(session_id: str) -> dict[str, Any]:
         if body.metadata is not None:
             session.meta = body.metadata
             changed["metadata"] = body.metadata
+        if body.changes_windows:
+            schedule = _checked_schedule(body.schedule(schedule_from(session.windows)))
+            session.windows = to_stored(schedule)
+            changed["windows"] = session.windows
         if changed:
             repo.add_event(session.id, "session.updated", session.id, data=changed)
         if body.state is not None:
             _resume(repo, session, body.state)
+        if body.action is not None:
+            _pause_or_resume(repo, session, body.action, body.reason)
     runtime().wake(session_id)
     # Rendered after the commit, so updated_at is the stored one.
     return session_summary(session)
+
+
+def _pause_or_resume(repo: Repository, session: Session, action: str, reason: str | None) -> None:
+    """Hold a running session at its next safe point, or let it go on: 409 when there is
+    nothing to do (already paused, not paused, ended)."""
+    try:
+        if action == "pause":
+            if not request_pause(repo, session, reason, _admin_name()):
+                raise conflict(
+                    f"session {session.id} is paused already, since "
+                    f"{to_iso(session.paused_at)} by {session.paused_by}"
+                )
+        elif not resume(repo, session, _admin_name()):
+            raise conflict(f"session {session.id} is not paused")
+    except PauseRefused as exc:
+        raise conflict(str(exc)) from None
 
 
 def _resume(repo: Repository, session: Session, state: SessionState) -> None:

@@ -25,9 +25,9 @@ from fenix.api.auth import caller, require_project_access
 from fenix.api.errors import bad_request, conflict, forbidden, not_found
 from fenix.api.schemas import CreateSubscription
 from fenix.api.views import subscription_view
-from fenix.engine.states import EventType
 from fenix.notify.bus import is_bus
 from fenix.notify.callbacks import CallbackPolicy, CallbackRefused
+from fenix.states import EventType
 
 if TYPE_CHECKING:
     from fenix.db.repository import Repository

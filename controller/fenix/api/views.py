@@ -48,8 +48,10 @@ def session_detail(
         **session_summary(session),
         "metadata": session.meta,
         "download": session.download,
+        "max_hosts_per_zone": session.max_hosts_per_zone,
     }
     instances: list[SessionInstance] | None = None
+    holds: dict[str, Any] | None = None
     for part in query.parts:
         if part == "hosts":
             page = query.hosts
@@ -86,11 +88,58 @@ def session_detail(
                 for details in every_details
                 for breach in (details or {}).get("breaches", [])
             ]
+        elif part == "gates":
+            detail["gates"] = session.gates
+        elif part in HOLD_PARTS:
+            holds = holds if holds is not None else holds_view(repo, session)
+            detail[part] = holds[part]
     if query.hosts.asked:
         detail["hosts_total"] = repo.count_rows(SessionHost, session.id)
     if query.instances.asked:
         detail["instances_total"] = repo.count_rows(SessionInstance, session.id)
     return detail
+
+
+HOLD_PARTS = ("paused", "pauses", "windows", "held")
+HOLD_EVENTS = ("session.paused", "session.resumed", "session.held", "session.hold_ended")
+
+
+def holds_view(repo: Repository, session: Session) -> dict[str, Any]:
+    """The session's pause (now and every one before), its windows, and what the engine last
+    said holds it: from its row and its event log, so an answer depends on nothing else."""
+    pauses: list[dict[str, Any]] = []
+    held: dict[str, Any] | None = None
+    for event in repo.events_of_kinds(session.id, HOLD_EVENTS):
+        data = event.data or {}
+        if event.kind == "session.paused":
+            pauses.append(
+                {
+                    "paused_at": to_iso(event.at),
+                    "paused_by": data.get("by"),
+                    "reason": data.get("reason"),
+                    "resumed_at": None,
+                    "resumed_by": None,
+                }
+            )
+        elif event.kind == "session.resumed" and pauses and pauses[-1]["resumed_at"] is None:
+            pauses[-1].update(resumed_at=to_iso(event.at), resumed_by=data.get("by"))
+        elif event.kind == "session.held":
+            held = {
+                "why": data.get("why"),
+                "since": to_iso(event.at),
+                "until": data.get("until"),
+                "reason": data.get("reason"),
+            }
+        elif event.kind == "session.hold_ended":
+            held = None
+    paused = None
+    if session.paused_at is not None:
+        paused = {
+            "at": to_iso(session.paused_at),
+            "by": session.paused_by,
+            "reason": session.pause_reason,
+        }
+    return {"paused": paused, "pauses": pauses, "windows": session.windows, "held": held}
 
 
 def deliveries_view(repo: Repository, session_id: str) -> dict[str, Any]:
@@ -182,8 +231,9 @@ def action_run_view(run: ActionRun) -> dict[str, Any]:
 
 
 def event_view(event: Event) -> dict[str, Any]:
+    """An event as the API shows it; its `id` is its position in the session's log."""
     return {
-        "id": event.id,
+        "id": event.position,
         "at": to_iso(event.at),
         "kind": event.kind,
         "subject": event.subject,

@@ -1,9 +1,11 @@
-"""`fenix session create|list|show|watch|delete`: the admin API from a shell or a script.
+"""`fenix session create|plan|list|show|watch|pause|resume|delete`: the admin API from a shell
+or a script.
 
 Exit codes tell success from failure:
 
 - 0: done (for watch: the session ended MAINTENANCE_DONE);
-- 1: the session ended MAINTENANCE_FAILED (watch, and create --watch);
+- 1: the session ended MAINTENANCE_FAILED (watch, and create --watch), or its plan cannot go
+  to the end (plan: it says why);
 - 2: a usage error, no controller at the URL, or the controller refused the request (its
   message is printed);
 - 3: watch --timeout ran out while the session was still running.
@@ -18,11 +20,12 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from fenix.client.http import DEFAULT_URL, ControllerError, FenixClient, Unreachable
+from fenix.client.plan import print_plan
+from fenix.client.tables import table
 from fenix.client.watch import (
     JsonDisplay,
     LineDisplay,
@@ -35,6 +38,7 @@ from fenix.client.watch import (
 
 OK = 0
 SESSION_FAILED = 1
+PLAN_BLOCKED = 1
 USAGE = 2
 TIMED_OUT = 3
 
@@ -63,48 +67,90 @@ def add_session_parser(commands: Any) -> None:
 
     session = commands.add_parser(
         "session",
-        help="create, list, show, watch or delete maintenance sessions on a controller",
+        help="create, plan, list, show, watch, pause, resume or delete maintenance sessions on "
+        "a controller",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = session.add_subparsers(dest="session_command", required=True)
 
-    create = actions.add_parser("create", parents=[common], help="start a maintenance session")
-    create.add_argument(
+    body = argparse.ArgumentParser(add_help=False)
+    body.add_argument(
         "--host",
         dest="hosts",
         action="append",
         default=None,
         help="a host to maintain (repeatable); none: every compute host",
     )
-    create.add_argument("--workflow", default=None, help="workflow plug-in (default: default)")
-    create.add_argument(
+    body.add_argument("--workflow", default=None, help="workflow plug-in (default: default)")
+    body.add_argument(
         "--at", dest="maintenance_at", default=None, help="start time, UTC (default: now)"
     )
-    create.add_argument(
+    body.add_argument(
         "--metadata",
         action="append",
         default=[],
         metavar="KEY=VALUE",
         help="session metadata (repeatable); VALUE is JSON when it parses as JSON",
     )
-    create.add_argument(
+    body.add_argument(
         "--action",
         action="append",
         default=[],
         metavar="PLUGIN:TYPE",
         help="an action plug-in to run, e.g. os_upgrade:host (repeatable)",
     )
-    create.add_argument(
+    body.add_argument(
         "--download", action="append", default=[], metavar="URL", help="plug-in bundle URL"
     )
-    create.add_argument(
+    body.add_argument(
+        "--window",
+        action="append",
+        default=[],
+        metavar="START/END",
+        help="a maintenance window, UTC, e.g. '2030-01-04 22:00:00/2030-01-05 04:00:00' "
+        "(repeatable): new hosts start only inside a window",
+    )
+    body.add_argument(
+        "--weekly",
+        action="append",
+        default=[],
+        metavar="DAYS@HH:MM-HH:MM",
+        help="a weekly window, UTC, e.g. sat,sun@22:00-04:00 (repeatable; past midnight when "
+        "the end is earlier)",
+    )
+    body.add_argument(
+        "--max-hosts-per-zone",
+        type=int,
+        default=None,
+        metavar="N",
+        help="at most N hosts of one zone out of service at once",
+    )
+    body.add_argument(
         "--from-file",
         metavar="FILE",
         help="the request body as JSON ('-' for stdin); the options above override its fields",
     )
+
+    create = actions.add_parser(
+        "create", parents=[common, body], help="start a maintenance session"
+    )
     create.add_argument("--watch", action="store_true", help="then watch it until it ends")
     _add_watch_options(create)
+
+    plan = actions.add_parser(
+        "plan",
+        parents=[common, body],
+        help="the plan of a session, without starting it: hosts, waves, moves, makespan",
+    )
+    plan.add_argument(
+        "--assume",
+        action="append",
+        default=[],
+        metavar="WHAT=SECONDS",
+        help="seconds the estimate assumes, e.g. maintain=900 or live_migrate=20 (repeatable; "
+        "live_migrate, migrate, evict, own_action, maintain, answer)",
+    )
 
     actions.add_parser("list", parents=[common], help="list the sessions")
 
@@ -121,6 +167,18 @@ def add_session_parser(commands: Any) -> None:
         "delete", parents=[common], help="end a session (it stops at a safe point)"
     )
     delete.add_argument("session_id")
+
+    pause = actions.add_parser(
+        "pause",
+        parents=[common],
+        help="hold a session at its next safe point: no new host, no new move; what is in "
+        "flight finishes",
+    )
+    pause.add_argument("session_id")
+    pause.add_argument("--reason", default=None, help="why, for its detail and timeline")
+
+    resume = actions.add_parser("resume", parents=[common], help="let a paused session go on")
+    resume.add_argument("session_id")
 
 
 def _add_watch_options(parser: argparse.ArgumentParser) -> None:
@@ -185,7 +243,32 @@ def _create_body(args: argparse.Namespace) -> dict[str, Any]:
         body["actions"] = [_action(value) for value in args.action]
     if args.download:
         body["download"] = list(args.download)
+    if args.window:
+        body["windows"] = [_window(value) for value in args.window]
+    if args.weekly:
+        body["weekly_windows"] = [_weekly(value) for value in args.weekly]
+    if args.max_hosts_per_zone is not None:
+        body["max_hosts_per_zone"] = args.max_hosts_per_zone
     return body
+
+
+def _window(value: str) -> dict[str, str]:
+    start, sep, end = value.partition("/")
+    if not sep or not start.strip() or not end.strip():
+        raise UsageError(f"--window {value!r}: expected START/END, e.g. '{_WINDOW_EXAMPLE}'")
+    return {"start": start.strip(), "end": end.strip()}
+
+
+_WINDOW_EXAMPLE = "2030-01-04 22:00:00/2030-01-05 04:00:00"
+
+
+def _weekly(value: str) -> dict[str, Any]:
+    days, sep, times = value.partition("@")
+    start, dash, end = times.partition("-")
+    if not sep or not dash or not days.strip():
+        raise UsageError(f"--weekly {value!r}: expected DAYS@HH:MM-HH:MM, e.g. sat,sun@22:00-04:00")
+    names = [day.strip() for day in days.split(",") if day.strip()]
+    return {"days": names, "start": start.strip(), "end": end.strip()}
 
 
 def _read_body(path: str) -> dict[str, Any]:
@@ -222,6 +305,36 @@ def _action(value: str) -> dict[str, Any]:
     return {"plugin": plugin, "type": type_}
 
 
+def _plan(client: FenixClient, args: argparse.Namespace, out: IO[str]) -> int:
+    body = _create_body(args)
+    if args.assume:
+        body["durations"] = {**body.get("durations", {}), **_seconds(args.assume)}
+    plan = client.plan_session(body)
+    if args.json:
+        print(json.dumps(plan, indent=2), file=out)
+    else:
+        print_plan(plan, out)
+    if plan["blocked"]:
+        _complain(f"the plan cannot go to the end: {plan['blocked']}")
+        return PLAN_BLOCKED
+    return OK
+
+
+def _seconds(pairs: list[str]) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        try:
+            if not sep or not key:
+                raise ValueError(pair)
+            figures[key] = float(raw)
+        except ValueError:
+            raise UsageError(
+                f"--assume {pair!r}: expected WHAT=SECONDS, e.g. maintain=900"
+            ) from None
+    return figures
+
+
 def _list(client: FenixClient, args: argparse.Namespace, out: IO[str]) -> int:
     summaries = [client.session(session_id) for session_id in client.session_ids()]
     if args.json:
@@ -234,7 +347,7 @@ def _list(client: FenixClient, args: argparse.Namespace, out: IO[str]) -> int:
         (s["session_id"], s["state"], f"{s['percent_done']}%", s["workflow"], s["created_at"])
         for s in summaries
     ]
-    _table(out, ("SESSION", "STATE", "DONE", "WORKFLOW", "CREATED"), rows)
+    table(out, ("SESSION", "STATE", "DONE", "WORKFLOW", "CREATED"), rows)
     return OK
 
 
@@ -249,18 +362,24 @@ def _show(client: FenixClient, args: argparse.Namespace, out: IO[str]) -> int:
     print(f"now       {current_step(detail)}", file=out)
     if detail.get("error"):
         print(f"error     {detail['error']}", file=out)
+    for line in _hold_lines(detail):
+        print(line, file=out)
+    if detail.get("max_hosts_per_zone") is not None:
+        print(f"limit     {detail['max_hosts_per_zone']} host(s) out per zone", file=out)
     print(file=out)
-    _table(
-        out,
-        ("HOST", "KIND", "STATE", "OUT OF SERVICE", "MAINTAINED"),
-        [
-            (h["name"], h["kind"], h["state"], _yes(h["disabled"]), _yes(h["maintained"]))
-            for h in detail["hosts"]
-        ],
-    )
+    zones = [(h.get("details") or {}).get("zone") for h in detail["hosts"]]
+    header = ("HOST", "KIND", "STATE", "OUT OF SERVICE", "MAINTAINED")
+    rows = [
+        (h["name"], h["kind"], h["state"], _yes(h["disabled"]), _yes(h["maintained"]))
+        for h in detail["hosts"]
+    ]
+    if any(zones):  # a column only for clouds with zones
+        header = (*header, "ZONE")
+        rows = [(*row, zone or "-") for row, zone in zip(rows, zones, strict=True)]
+    table(out, header, rows)
     if detail["projects"]:
         print(file=out)
-        _table(
+        table(
             out,
             ("PROJECT", "STEP", "REPLY", "MANAGER"),
             [
@@ -275,7 +394,7 @@ def _show(client: FenixClient, args: argparse.Namespace, out: IO[str]) -> int:
         )
     if detail["action_runs"]:
         print(file=out)
-        _table(
+        table(
             out,
             ("PLUG-IN", "TYPE", "HOSTS", "STATE", "RC"),
             [
@@ -284,6 +403,37 @@ def _show(client: FenixClient, args: argparse.Namespace, out: IO[str]) -> int:
             ],
         )
     return OK
+
+
+def _hold_lines(detail: dict[str, Any]) -> list[str]:
+    """What holds the session, its past pauses and its windows, one line each."""
+    lines = []
+    paused = detail.get("paused")
+    if paused:
+        why = f": {paused['reason']}" if paused.get("reason") else ""
+        lines.append(f"paused    since {paused['at']} by {paused['by']}{why}")
+    held = detail.get("held")
+    if held and held["why"] == "window":
+        until = f" until {held['until']}" if held.get("until") else " (no window left)"
+        lines.append(f"waiting   for a maintenance window{until}")
+    for pause in detail.get("pauses", []):
+        if pause["resumed_at"]:
+            lines.append(
+                f"was paused {pause['paused_at']} .. {pause['resumed_at']} by "
+                f"{pause['paused_by']}" + (f": {pause['reason']}" if pause["reason"] else "")
+            )
+    windows = detail.get("windows") or {}
+    for window in windows.get("windows", []):
+        lines.append(f"window    {window['start']} .. {window['end']}")
+    for weekly in windows.get("weekly", []):
+        lines.append(f"weekly    {','.join(weekly['days'])} {weekly['start']} .. {weekly['end']}")
+    gates = detail.get("gates") or {}
+    for gate in gates.get("prometheus", []):
+        lines.append(
+            f"gate      {gate['name']}: {gate['query']} at {gate['url']} "
+            f"({gate['healthy']}, {'/'.join(gate['stages'])})"
+        )
+    return lines
 
 
 def _watch(client: FenixClient, args: argparse.Namespace, out: IO[str]) -> int:
@@ -331,23 +481,44 @@ def _delete(client: FenixClient, args: argparse.Namespace, out: IO[str]) -> int:
     return OK
 
 
+def _pause(client: FenixClient, args: argparse.Namespace, out: IO[str]) -> int:
+    fields: dict[str, Any] = {"action": "pause"}
+    if args.reason:
+        fields["reason"] = args.reason
+    answer = client.update_session(args.session_id, **fields)
+    if args.json:
+        print(json.dumps(answer), file=out)
+    else:
+        print(
+            f"session {answer['session_id']} paused in {answer['state']}: no new host or move "
+            "starts; what is in flight finishes. `fenix session resume` lets it go on",
+            file=out,
+        )
+    return OK
+
+
+def _resume(client: FenixClient, args: argparse.Namespace, out: IO[str]) -> int:
+    answer = client.update_session(args.session_id, action="resume")
+    if args.json:
+        print(json.dumps(answer), file=out)
+    else:
+        print(f"session {answer['session_id']} resumed in {answer['state']}", file=out)
+    return OK
+
+
 _COMMANDS = {
     "create": _create,
+    "plan": _plan,
     "list": _list,
     "show": _show,
     "watch": _watch,
     "delete": _delete,
+    "pause": _pause,
+    "resume": _resume,
 }
 
 
-# -- plain tables ----------------------------------------------------------------------------
-def _table(out: IO[str], header: tuple[str, ...], rows: Sequence[Sequence[object]]) -> None:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
-    for row in (header, *rows):
-        line = "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
-        print(line.rstrip(), file=out)
-
-
+# -- cells ------------------------------------------------------------------------------------
 def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 

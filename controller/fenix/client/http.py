@@ -53,6 +53,10 @@ class FenixClient:
     def create_session(self, body: dict[str, Any]) -> str:
         return self._call("POST", "/v1/maintenance", body)["session_id"]
 
+    def plan_session(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The plan of the session this body would create; nothing is created."""
+        return self._call("POST", "/v1/maintenance/plan", body)
+
     def session_ids(self) -> list[str]:
         return list(self._call("GET", "/v1/maintenance")["sessions"])
 

@@ -119,6 +119,15 @@ def describe_event(event: dict[str, Any], *, everything: bool = False) -> str | 
         return f"session {old} -> {new}{reason}"
     if kind == "host.state":
         return f"{subject}: {old} -> {new}"
+    if kind == "session.paused":
+        why = f": {data['reason']}" if data.get("reason") else ""
+        return f"session paused by {data.get('by')}{why}"
+    if kind == "session.resumed":
+        return f"session resumed by {data.get('by')} after {data.get('paused_seconds')} s"
+    if kind == "session.held":
+        return f"holding: {data.get('reason')}"
+    if kind == "session.hold_ended":
+        return "going on"
     if kind == "project.reply":
         return f"{subject} answered {new}"
     if kind == "project.reply.timeout":

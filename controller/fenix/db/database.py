@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from fenix.db.changes import track_changes
 from fenix.db.repository import Repository
 from fenix.db.sealed import use_secret_key
+from fenix.db.subscribers import SubscriberCache
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x66656E6978 + 1
@@ -80,9 +81,11 @@ class Database:
         use_secret_key(self.engine, secret_key)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         track_changes(self._sessions)
+        self.subscribers = SubscriberCache()
 
-    def upgrade(self) -> None:
-        """Bring the schema to the newest migration (a no-op when it is there already)."""
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema to the newest migration (a no-op when it is there already), or to
+        `revision` (for testing a migration on the data before it)."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
@@ -91,7 +94,7 @@ class Database:
                 # for its commit and then find the schema at head.
                 connection.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Repository]:
@@ -99,7 +102,7 @@ class Database:
         session: Session = self._sessions()
         try:
             with session.begin():
-                yield Repository(session)
+                yield Repository(session, self.subscribers)
         finally:
             session.close()
 

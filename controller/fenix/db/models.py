@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -56,6 +57,9 @@ class Session(Base):
     failed_in: Mapped[str | None] = mapped_column(String(32))
     """The state the session was in when it failed, where PUT resumes it."""
     percent_done: Mapped[int] = mapped_column(Integer, default=0)
+    max_hosts_per_zone: Mapped[int | None] = mapped_column(Integer)
+    """At most this many of the session's hosts of one zone out of service at once; None:
+    no limit per zone."""
     stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     owner: Mapped[str | None] = mapped_column(String(128))
@@ -64,6 +68,16 @@ class Session(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     pruned_at: Mapped[datetime | None] = mapped_column(DateTime)
     """When its event log, sent notifications and runner artifacts were pruned (retention)."""
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime)
+    """Set while an admin (or a failing gate) holds the session: no new host, no new move."""
+    paused_by: Mapped[str | None] = mapped_column(String(255))
+    pause_reason: Mapped[str | None] = mapped_column(Text)
+    windows: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    """When new hosts may start (fenix.windows): dated UTC windows and a weekly schedule;
+    SQL NULL (not JSON null) when there are none, so a query can tell."""
+    gates: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    """Health gates (fenix.gates): Prometheus queries, and the timeout and interval shared with
+    the session's `gate` action plug-ins; None: no gate."""
 
     hosts: Mapped[list[SessionHost]] = relationship(
         back_populates="session", order_by="SessionHost.position", cascade="all, delete-orphan"
@@ -95,6 +109,8 @@ class SessionChangeSeq(Base):
         String(36), ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True
     )
     change_seq: Mapped[int] = mapped_column(Integer, default=1)
+    event_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How many events the session's log has had: the last one's position."""
 
 
 class SessionHost(Base):
@@ -170,7 +186,12 @@ class SessionAsk(Base):
 
 class SessionInstance(Base):
     __tablename__ = "session_instances"
-    __table_args__ = (UniqueConstraint("session_id", "instance_id"),)
+    __table_args__ = (
+        UniqueConstraint("session_id", "instance_id"),
+        # Emptying a host reads that host's rows: without it, each read went through every
+        # instance of the session (the default workflow's cost per host grew with the cloud).
+        Index("ix_session_instances_session_host", "session_id", "host"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     session_id: Mapped[str] = _session_fk()
@@ -269,6 +290,17 @@ class Subscription(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class SubscriptionSeq(Base):
+    """How many times the subscriptions have changed (one row): a controller keeps them in
+    memory for as long as this has not moved (fenix.db.subscribers), instead of reading them
+    for every notification. Bumped by fenix.db.changes at the commit of any change to them."""
+
+    __tablename__ = "subscription_seq"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=1)
+
+
 class OutboxMessage(Base):
     """A notification waiting for delivery, written with the state change that caused it."""
 
@@ -300,9 +332,14 @@ class Event(Base):
     """The append-only log: every state change and every message, with its time."""
 
     __tablename__ = "events"
+    __table_args__ = (Index("ix_events_session_position", "session_id", "position"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     session_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    position: Mapped[int | None] = mapped_column(Integer)
+    """Its place in its session's log, 1, 2, 3...: given at commit, under the session's change
+    counter's lock, so in the order the events became visible (fenix.db.changes). The API's
+    event id; a session-less event has none."""
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     kind: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(255))

@@ -10,14 +10,14 @@ statements here by calling `mark_changed`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, case, delete, func, or_, select, update
+from sqlalchemy import Row, Select, and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import Session as OrmSession
 
-from fenix.db.changes import change_seq, mark_changed
+from fenix.db.changes import add_event, change_seq, mark_changed
 from fenix.db.models import (
     ActionPlugin,
     ActionRun,
@@ -32,7 +32,8 @@ from fenix.db.models import (
     SessionProject,
     Subscription,
 )
-from fenix.engine.states import FINAL_SESSION_STATES, REPLY_STEPS, HostState, SessionState
+from fenix.db.subscribers import Subscriber, SubscriberCache
+from fenix.states import FINAL_SESSION_STATES, REPLY_STEPS, HostState, SessionState
 from fenix.timeutil import utcnow
 
 _FINAL = [str(state) for state in FINAL_SESSION_STATES]
@@ -42,8 +43,9 @@ SUBSCRIPTION_QUOTA_LOCK = 0x66656E6979
 
 
 class Repository:
-    def __init__(self, session: OrmSession) -> None:
+    def __init__(self, session: OrmSession, subscribers: SubscriberCache | None = None) -> None:
         self.orm = session
+        self.subscribers = subscribers if subscribers is not None else SubscriberCache()
 
     # -- the event log -------------------------------------------------------------------
     def add_event(
@@ -54,28 +56,44 @@ class Repository:
         old: str | None = None,
         new: str | None = None,
         data: dict[str, Any] | None = None,
-    ) -> Event:
-        event = Event(
-            session_id=session_id,
-            at=utcnow(),
-            kind=kind,
-            subject=subject,
-            old=old,
-            new=new,
-            data=data or {},
+        *,
+        at: datetime | None = None,
+    ) -> None:
+        """Log an event; it is numbered and inserted when the transaction commits
+        (fenix.db.changes), so this transaction's reads do not see it."""
+        add_event(
+            self.orm,
+            {
+                "session_id": session_id,
+                "position": None,
+                "at": at or utcnow(),
+                "kind": kind,
+                "subject": subject,
+                "old": old,
+                "new": new,
+                "data": data or {},
+            },
         )
-        self.orm.add(event)
-        return event
 
-    def events(
-        self, session_id: str, after_id: int = 0, limit: int | None = None
-    ) -> Sequence[Event]:
-        """The session's events after `after_id`, oldest first; at most `limit` of them."""
+    def events(self, session_id: str, after: int = 0, limit: int | None = None) -> Sequence[Event]:
+        """The session's events after position `after`, oldest first; at most `limit` of them.
+        Positions are given at commit, in commit order (fenix.db.changes): none is ever
+        committed behind one already read."""
         query = (
             select(Event)
-            .where(Event.session_id == session_id, Event.id > after_id)
-            .order_by(Event.id)
+            .where(Event.session_id == session_id, Event.position > after)
+            .order_by(Event.position)
             .limit(limit)
+        )
+        return self.orm.scalars(query).all()
+
+    def events_of_kinds(self, session_id: str, kinds: Iterable[str]) -> Sequence[Event]:
+        """The session's events of these kinds, oldest first (pauses and holds, for the
+        detail's timeline)."""
+        query = (
+            select(Event)
+            .where(Event.session_id == session_id, Event.kind.in_(list(kinds)))
+            .order_by(Event.position)
         )
         return self.orm.scalars(query).all()
 
@@ -93,8 +111,13 @@ class Repository:
         download: list[str],
         hosts: Iterable[tuple[str, str]],
         actions: Iterable[tuple[str, str, dict[str, Any]]],
+        windows: dict[str, Any] | None = None,
+        max_hosts_per_zone: int | None = None,
+        zones: Mapping[str, str | None] | None = None,
     ) -> Session:
-        """A new session in state MAINTENANCE with its hosts (name, kind) and action plug-ins."""
+        """A new session in state MAINTENANCE with its hosts (name, kind) and action plug-ins;
+        `windows` as fenix.windows stores them; `zones` names each host's zone as the cloud said
+        it (kept in the host's details)."""
         session = Session(
             id=str(uuid.uuid4()),
             state=SessionState.MAINTENANCE,
@@ -103,10 +126,20 @@ class Repository:
             meta=meta,
             download=download,
             cursor={},
+            windows=windows,
+            max_hosts_per_zone=max_hosts_per_zone,
         )
+        zones = zones or {}
         for position, (name, kind) in enumerate(hosts):
+            zone = zones.get(name)
             session.hosts.append(
-                SessionHost(name=name, kind=kind, position=position, state="PENDING")
+                SessionHost(
+                    name=name,
+                    kind=kind,
+                    position=position,
+                    state="PENDING",
+                    details={"zone": zone} if zone is not None else {},
+                )
             )
         for position, (plugin, type_, meta_) in enumerate(actions):
             session.actions.append(
@@ -286,29 +319,29 @@ class Repository:
 
     def session_hosts(
         self, session_id: str, offset: int = 0, limit: int | None = None
-    ) -> list[SessionHost]:
-        """The session's hosts in their order, or a page of them."""
+    ) -> Sequence[Row]:
+        """The session's hosts in their order, or a page of them, as read-only rows."""
         query = (
-            select(SessionHost)
+            _row_select(SessionHost)
             .where(SessionHost.session_id == session_id)
             .order_by(SessionHost.position)
             .offset(offset)
             .limit(limit)
         )
-        return list(self.orm.scalars(query))
+        return self.orm.execute(query).all()
 
     def session_instances_page(
         self, session_id: str, offset: int = 0, limit: int | None = None
-    ) -> list[SessionInstance]:
-        """The session's instances by id, or a page of them."""
+    ) -> Sequence[Row]:
+        """The session's instances by id, or a page of them, as read-only rows."""
         query = (
-            select(SessionInstance)
+            _row_select(SessionInstance)
             .where(SessionInstance.session_id == session_id)
             .order_by(SessionInstance.instance_id)
             .offset(offset)
             .limit(limit)
         )
-        return list(self.orm.scalars(query))
+        return self.orm.execute(query).all()
 
     def count_rows(self, model: type[SessionHost | SessionInstance], session_id: str) -> int:
         """How many hosts or instances the session has (the total of a paged list)."""
@@ -324,13 +357,14 @@ class Repository:
         )
         return list(self.orm.scalars(query))
 
-    def session_projects(self, session_id: str) -> list[SessionProject]:
+    def session_projects(self, session_id: str) -> Sequence[Row]:
+        """The session's projects, as read-only rows."""
         query = (
-            select(SessionProject)
+            _row_select(SessionProject)
             .where(SessionProject.session_id == session_id)
             .order_by(SessionProject.project_id)
         )
-        return list(self.orm.scalars(query))
+        return self.orm.execute(query).all()
 
     def session_action_plugins(self, session_id: str) -> list[ActionPlugin]:
         query = (
@@ -362,7 +396,10 @@ class Repository:
             SessionInstance.host.in_(list(hosts)),
             SessionInstance.state.not_in(("DELETED", "EVICTED")),
         )
-        return list(self.orm.scalars(query.order_by(SessionInstance.instance_id)))
+        # Sorted here, not in SQL: an ORDER BY instance_id led SQLite to the (session_id,
+        # instance_id) index, through every row of the session, instead of the one by host.
+        rows = self.orm.scalars(query).all()
+        return sorted(rows, key=lambda row: row.instance_id)
 
     def add_session_instance(self, session_id: str, **fields: Any) -> SessionInstance:
         """A new instance row, without loading the session's others (add_instance appends to
@@ -551,23 +588,19 @@ class Repository:
             query = query.where(Subscription.project_id == project_id)
         return self.orm.scalars(query).all()
 
-    def subscriptions_for(
-        self, event_types: set[str], project_id: str | None
-    ) -> list[Subscription]:
-        """Subscriptions that want one of these event types for this project (or for all)."""
-        query = select(Subscription).where(
-            or_(Subscription.project_id.is_(None), Subscription.project_id == project_id)
-            if project_id is not None
-            else Subscription.project_id.is_(None)
-        )
-        return [s for s in self.orm.scalars(query) if event_types & set(s.event_types)]
+    def subscriptions_for(self, event_types: set[str], project_id: str | None) -> list[Subscriber]:
+        """Subscriptions that want one of these event types for this project (or for all), as
+        kept in memory between changes (fenix.db.subscribers)."""
+        return self.subscribers.matching(self.orm, event_types, project_id)
 
     def add_outbox(self, **fields: Any) -> OutboxMessage:
         message = OutboxMessage(state="PENDING", **fields)
         self.orm.add(message)
         return message
 
-    def pending_outbox(self, limit: int = 5000) -> Sequence[Row]:
+    PENDING_READ_LIMIT = 5000
+
+    def pending_outbox(self, limit: int = PENDING_READ_LIMIT) -> Sequence[Row]:
         """Every pending message, oldest first, as the few columns that choose what goes next
         (fenix.notify.delivery picks one per subscriber from them)."""
         query = (
@@ -578,6 +611,7 @@ class Repository:
                 OutboxMessage.question,
                 OutboxMessage.attempts,
                 OutboxMessage.next_attempt_at,
+                OutboxMessage.expires_at,
             )
             .where(OutboxMessage.state == "PENDING")
             .order_by(OutboxMessage.id)
@@ -594,24 +628,40 @@ class Repository:
         project_id: str | None = None,
         questions: Sequence[str] = (),
     ) -> Sequence[OutboxMessage]:
-        """Drop pending questions: those past `now`, or those of `questions` (answered or over)
-        of one session and project. Returns the dropped rows."""
+        """Drop pending questions: those past `now` never tried yet, or those of `questions`
+        (answered or over) of one session and project. Returns the dropped rows.
+
+        The rows are locked as they are read (FOR UPDATE, on PostgreSQL): a row whose send is
+        being recorded meanwhile is read again once that commits, and left if no longer
+        pending, so a drop never overwrites a delivery."""
         query = select(OutboxMessage).where(
             OutboxMessage.state == "PENDING", OutboxMessage.question.is_not(None)
         )
         if now is not None:
-            query = query.where(OutboxMessage.expires_at <= now)
+            query = query.where(OutboxMessage.expires_at <= now, OutboxMessage.attempts == 0)
         else:
             query = query.where(
                 OutboxMessage.session_id == session_id,
                 OutboxMessage.project_id == project_id,
                 OutboxMessage.question.in_(list(questions)),
             )
-        rows = self.orm.scalars(query.order_by(OutboxMessage.id)).all()
+        rows = self.orm.scalars(query.order_by(OutboxMessage.id).with_for_update()).all()
         for row in rows:
             row.state = "DROPPED"
             row.last_error = reason
         return rows
+
+    def expired_tried_questions(self, now: datetime) -> Sequence[OutboxMessage]:
+        """Pending questions whose reply window closed by `now`, tried and failed at least once,
+        and not being sent right now (a copy in flight holds its claim past `now`)."""
+        query = select(OutboxMessage).where(
+            OutboxMessage.state == "PENDING",
+            OutboxMessage.question.is_not(None),
+            OutboxMessage.expires_at <= now,
+            OutboxMessage.attempts > 0,
+            OutboxMessage.next_attempt_at <= now,
+        )
+        return self.orm.scalars(query.order_by(OutboxMessage.id).with_for_update()).all()
 
     def outbox_for_session(self, session_id: str) -> Sequence[OutboxMessage]:
         query = (
@@ -621,8 +671,12 @@ class Repository:
         )
         return self.orm.scalars(query).all()
 
-    def get_outbox(self, message_id: int) -> OutboxMessage | None:
-        return self.orm.get(OutboxMessage, message_id)
+    def get_outbox(self, message_id: int, *, lock: bool = False) -> OutboxMessage | None:
+        """One outbox row; with `lock`, read fresh and held until the commit, so an outcome is
+        recorded on the row as it is now and not over a drop another transaction just made."""
+        if not lock:
+            return self.orm.get(OutboxMessage, message_id)
+        return self.orm.get(OutboxMessage, message_id, with_for_update=True, populate_existing=True)
 
     def claim_outbox(self, outbox_id: int, now: datetime, until: datetime) -> bool:
         """Take a due pending message for sending until `until`; False if another took it."""
@@ -699,6 +753,15 @@ class Repository:
         )
         return {state: count for state, count in self.orm.execute(query)}
 
+    def held_sessions(self) -> list[tuple[str, datetime | None, dict[str, Any] | None]]:
+        """Unfinished sessions that are paused or carry windows: (id, paused_at, windows)."""
+        query = select(Session.id, Session.paused_at, Session.windows).where(
+            Session.deleted.is_(False),
+            Session.state.not_in(_FINAL),
+            or_(Session.paused_at.is_not(None), Session.windows.is_not(None)),
+        )
+        return [tuple(row) for row in self.orm.execute(query)]
+
     def count_running_hosts_by_state(self) -> dict[str, int]:
         """Hosts of the sessions still running, per host state."""
         query = (
@@ -748,3 +811,10 @@ def _holds_disabled_host():
         .where(SessionHost.session_id == Session.id, SessionHost.disabled.is_(True))
         .exists()
     )
+
+
+def _row_select(model: type) -> Select:
+    """SELECT every column of `model` as a plain row whose fields are named as the model's
+    attributes. For what the API only renders: a 200-host detail would otherwise build (and
+    track) ~800 ORM objects, four fifths of its cost."""
+    return select(*(getattr(model, column.key) for column in model.__mapper__.column_attrs))

@@ -27,8 +27,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from fenix.drivers.base import CloudDriver, DriverError
-from fenix.drivers.simulated import SimulatedCloudConfig, SimulatedDriver, start_sim_cloud
-from fenix.drivers.simulated.cloud import host_capacity
+from fenix.drivers.simulated import SimulatedDriver
+from fenix.simulators.cloud import SimulatedCloudConfig, host_capacity, start_sim_cloud
 
 if TYPE_CHECKING:
     from fenix.demo.options import DemoOptions
@@ -114,6 +114,7 @@ class SimulatedDemoCloud(DemoCloud):
                 migrate_seconds=options.migrate_seconds,
                 live_migrate_seconds=options.live_migrate_seconds,
                 maintain_seconds=options.maintain_seconds,
+                zones=options.zones,
             )
         )
         self.url = self._server.url
@@ -153,7 +154,7 @@ class OpenStackDemoCloud(DemoCloud):
             raise DriverError(
                 "the openstack-sim demo needs openstacksdk: pip install 'fenix-ansible[openstack]'"
             ) from exc
-        from fenix.drivers.openstack.simulator import (
+        from fenix.simulators.openstack import (
             SimulatorConfig,
             clouds_yaml_entry,
             start_simulator,
@@ -168,8 +169,9 @@ class OpenStackDemoCloud(DemoCloud):
         self.sim, self._server = start_simulator(config)
         self.url = self._server.url
         self.hosts = [f"compute-{n}" for n in range(1, options.hosts + 1)]
-        for host in self.hosts:
-            self.sim.add_compute_host(host, vcpus=capacity(options))
+        for index, host in enumerate(self.hosts):
+            zone = options.zone_of(index)  # an availability zone's aggregate, as nova has it
+            self.sim.add_compute_host(host, vcpus=capacity(options), zone=zone or "nova")
         flavor = self.sim.add_flavor("m1.small", vcpus=1)
         for project, k, index in placement(options):
             self.sim.add_server(f"{project}-vm-{k}", project, self.hosts[index], flavor)
@@ -232,7 +234,7 @@ class KubernetesDemoCloud(DemoCloud):
                 "the k8s-sim demo needs the kubernetes client: "
                 "pip install 'fenix-ansible[kubernetes]'"
             ) from exc
-        from fenix.drivers.kubernetes.simulator import SimClusterConfig, start_sim_cluster
+        from fenix.simulators.kubernetes import SimClusterConfig, start_sim_cluster
 
         step = options.migrate_seconds / 2  # eviction -> replacement Ready: about one migrate
         config = SimClusterConfig(
@@ -243,6 +245,7 @@ class KubernetesDemoCloud(DemoCloud):
             ready_seconds=step,
             terminate_seconds=step,
             workloads=False,
+            zones=options.zones,
         )
         self.cluster, self._server = start_sim_cluster(config)
         self.url = self._server.url

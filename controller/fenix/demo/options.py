@@ -28,3 +28,11 @@ class DemoOptions:
     migrate_seconds: float = 1.0
     live_migrate_seconds: float = 0.5
     maintain_seconds: float = 1.0
+    zones: int = 0
+    """Zones the hosts are dealt into, round robin (zone-1 ... zone-Z); 0: none."""
+    max_hosts_per_zone: int | None = None
+    """The session's limit of hosts out of service per zone; None: no limit."""
+
+    def zone_of(self, index: int) -> str | None:
+        """The zone of host number ``index`` (from 0), as every demo cloud deals them."""
+        return f"zone-{index % self.zones + 1}" if self.zones else None

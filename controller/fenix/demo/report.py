@@ -64,6 +64,7 @@ def build_report(
         "hosts": {
             host["name"]: {
                 "state": host["state"],
+                "zone": (host.get("details") or {}).get("zone"),
                 "maintained": host["maintained"],
                 "disabled": host["disabled"],
                 "maintenance_runs": len(cloud_report["hosts"][host["name"]]["maintenance"]),

@@ -142,6 +142,11 @@ def _run(options: DemoOptions, workdir: Path) -> tuple[dict, str]:
                 "workflow": workflow,
                 "metadata": {"demo": True},
                 "actions": [{"plugin": "dummy", "type": "host"}] if options.actions else [],
+                **(
+                    {"max_hosts_per_zone": options.max_hosts_per_zone}
+                    if options.max_hosts_per_zone is not None
+                    else {}
+                ),
             },
             timeout=10,
         )

@@ -32,6 +32,10 @@ class HostInfo:
     capacity: int
     """How many instance units (vCPUs, pods) the host can hold."""
     details: dict = field(default_factory=dict)
+    zone: str | None = None
+    """The failure domain the host is in (an OpenStack availability zone, a Kubernetes
+    node's topology.kubernetes.io/zone); None when the cloud names none. A session's
+    max_hosts_per_zone counts hosts out of service per zone."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,13 @@ class CloudDriver(abc.ABC):
     @abc.abstractmethod
     def list_hosts(self) -> list[HostInfo]:
         """Every host the cloud has, enabled or not."""
+
+    def get_host(self, host: str) -> HostInfo:
+        """One host as list_hosts shows it; drivers whose cloud can read one host alone do."""
+        for info in self.list_hosts():
+            if info.name == host:
+                return info
+        raise UnknownHostError(f"the cloud has no host {host!r}")
 
     @abc.abstractmethod
     def disable_host(self, host: str, reason: str) -> None:

@@ -18,16 +18,18 @@ LOG = logging.getLogger(__name__)
 
 class _OwnSimulatedDriver(SimulatedDriver):
     """The driver of a simulated cloud started for this controller alone: closing the driver
-    stops the cloud too, as the controller that started it goes."""
+    stops the cloud too, as the controller that started it goes. The one place in drivers/
+    that imports a simulator (fenix.simulators.cloud), and only when it starts one."""
 
     def __init__(self, settings: Settings) -> None:
-        from fenix.drivers.simulated import SimulatedCloudConfig, start_sim_cloud
+        from fenix.simulators.cloud import SimulatedCloudConfig, start_sim_cloud
 
         config = SimulatedCloudConfig(
             hosts=settings.sim_hosts,
             projects=settings.sim_projects,
             instances=settings.sim_instances,
             controllers=settings.sim_controllers,
+            zones=settings.sim_zones,
             migrate_seconds=settings.sim_migrate_seconds,
             live_migrate_seconds=settings.sim_live_migrate_seconds,
             maintain_seconds=settings.sim_maintain_seconds,

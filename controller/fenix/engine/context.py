@@ -31,6 +31,11 @@ class Stopping(Exception):
     """The engine is shutting down: leave at this safe point; everything so far is committed."""
 
 
+class Cancelled(Exception):
+    """The admin deleted the session: leave at this safe point (no host or move half-started);
+    the workflow's run loop then gives back the hosts the session took out and ends it."""
+
+
 @dataclass
 class SessionContext:
     runtime: RuntimeParts

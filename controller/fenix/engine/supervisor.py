@@ -22,8 +22,8 @@ from sqlalchemy.exc import OperationalError
 from fenix.actions.launcher import RunLeftUnchecked
 from fenix.engine.context import SessionContext, Stopping
 from fenix.engine.retention import prune_finished_sessions
-from fenix.engine.states import SessionState
 from fenix.engine.transitions import transition
+from fenix.states import SessionState
 from fenix.timeutil import utcnow
 from fenix.workflows import load_workflow
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from fenix.db.models import Session
 from fenix.db.repository import Repository
-from fenix.engine.states import FINAL_SESSION_STATES, SessionState
 from fenix.notify import notifier
+from fenix.states import FINAL_SESSION_STATES, SessionState
 
 S = SessionState
 

@@ -22,8 +22,9 @@ from typing import Any
 from fenix.config import Settings
 from fenix.db.models import Subscription
 from fenix.db.repository import Repository
-from fenix.engine.states import EventType
+from fenix.db.subscribers import Subscriber
 from fenix.openstack_imports import import_openstack
+from fenix.states import EventType
 
 LOG = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def masked_url(url: str) -> str:
     return _CREDENTIALS.sub(r"\1:***@", url)
 
 
-def is_bus(subscription: Subscription) -> bool:
+def is_bus(subscription: Subscription | Subscriber) -> bool:
     return subscription.id == BUS_SUBSCRIPTION_ID
 
 

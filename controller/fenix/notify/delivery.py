@@ -53,7 +53,7 @@ from fenix.notify import notifier
 from fenix.notify.bus import BUS_FORMAT, BusSender
 from fenix.notify.callbacks import CallbackPolicy
 from fenix.notify.formats import encode, signature
-from fenix.notify.notifier import DEAD, DELIVERED, DROPPED, PENDING
+from fenix.notify.notifier import DELIVERED, DROPPED, PENDING
 from fenix.notify.webhook import Answer, WebhookSender
 from fenix.timeutil import utcnow
 
@@ -144,12 +144,16 @@ class DeliveryWorker:
         jobs: list[_Job] = []
         now = utcnow()
         with self.db.transaction() as repo:
-            notifier.drop_expired_questions(repo, now)
-            for pick, passed in self._choose(repo.pending_outbox(), now):
+            pending = repo.pending_outbox()
+            if self._some_question_expired(pending, now):
+                notifier.drop_expired_questions(repo, now)
+                pending = repo.pending_outbox()
+            # Claimed in the order of their ids, as drops lock them: no deadlock between the two.
+            for pick, passed in sorted(self._choose(pending, now)):
                 message = repo.get_outbox(pick)
                 subscription = repo.get_subscription(message.subscription_id)
                 if subscription is None:
-                    self._dead(repo, message, "subscription was deleted", None)
+                    notifier.give_up(repo, message, "subscription was deleted", None)
                     continue
                 if subscription.format == BUS_FORMAT and self.bus is None:
                     continue  # another controller, configured with the transport, sends it
@@ -181,12 +185,26 @@ class DeliveryWorker:
                 )
         return jobs
 
+    @staticmethod
+    def _some_question_expired(pending, now: datetime) -> bool:
+        """Whether the sweep of expired questions has work (it is two more queries, ten times
+        a second on an idle controller, otherwise). A read cut at its limit may hide one."""
+        if len(pending) >= Repository.PENDING_READ_LIMIT:
+            return True
+        return any(
+            row.question is not None and row.expires_at is not None and row.expires_at <= now
+            for row in pending
+        )
+
     def _choose(self, pending, now: datetime) -> list[tuple[int, Any]]:
         """One message per idle subscriber: its oldest due message.
 
         A message waiting to be tried again holds up nothing behind it, and a question goes
-        ahead of a notice that has failed before. Each pick is returned with the older message
-        it passed, if any, to record. Subscribers of a project at its share wait."""
+        ahead of a notice that has failed before. A subscriber whose message is being sent
+        for the first time by another controller (claimed, never tried: not due) waits for
+        it: first sends go out in order whichever controller makes them. Each pick is returned
+        with the older message it passed, if any, to record. Subscribers of a project at its
+        share wait."""
         queues: dict[str, list[Any]] = {}
         for row in pending:
             queues.setdefault(row.subscription_id, []).append(row)
@@ -199,7 +217,7 @@ class DeliveryWorker:
             if subscription_id in busy:
                 continue
             due = [row for row in rows if row.next_attempt_at <= now]
-            if not due:
+            if not due or any(r.attempts == 0 and r.next_attempt_at > now for r in rows):
                 continue
             pick = due[0]
             if pick.question is None and pick.attempts > 0:
@@ -262,7 +280,7 @@ class DeliveryWorker:
     # -- what came of it -----------------------------------------------------------------
     def _record(self, job: _Job, answer: Answer) -> None:
         with self.db.transaction() as repo:
-            message = repo.get_outbox(job.outbox_id)
+            message = repo.get_outbox(job.outbox_id, lock=True)
             if message is None or message.state not in (PENDING, DROPPED):
                 return  # another controller finished it meanwhile
             delivered = self._delivered(job, answer)
@@ -279,7 +297,7 @@ class DeliveryWorker:
                 return
             message.last_error = answer.error
             if answer.refused:
-                self._dead(repo, message, answer.error or "refused", job.url)
+                notifier.give_up(repo, message, answer.error or "refused", job.url)
                 return
             self._retry_or_give_up(repo, job, message, answer.error or "failed")
 
@@ -298,10 +316,10 @@ class DeliveryWorker:
         if message.expires_at is not None and job.format == AODH_FORMAT:
             # An AODH subscriber is tried for as long as its question is open.
             if next_at >= message.expires_at:
-                self._dead(repo, message, f"{error} (until the reply window closed)", job.url)
+                notifier.give_up(repo, message, f"{error} (until the reply window closed)", job.url)
                 return
         elif message.attempts >= self.settings.delivery_max_attempts:
-            self._dead(repo, message, error, job.url)
+            notifier.give_up(repo, message, error, job.url)
             return
         message.next_attempt_at = next_at
         LOG.info(
@@ -344,30 +362,4 @@ class DeliveryWorker:
                 "ahead_of": repo.get_outbox(passed.id).message_id,
                 "why": "the older message is failing and waits to be tried again",
             },
-        )
-
-    @staticmethod
-    def _dead(repo: Repository, message: OutboxMessage, error: str, url: str | None) -> None:
-        message.state = DEAD
-        message.last_error = error
-        repo.add_event(
-            message.session_id,
-            "notification.dead",
-            message.project_id,
-            None,
-            message.event_type,
-            {
-                "subscription_id": message.subscription_id,
-                "message_id": message.message_id,
-                "callback_url": url,
-                "error": error,
-                "attempts": message.attempts,
-            },
-        )
-        LOG.warning(
-            "delivery of %s to %s is dead after %d attempts: %s",
-            message.message_id,
-            url or message.subscription_id,
-            message.attempts,
-            error,
         )

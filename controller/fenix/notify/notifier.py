@@ -8,22 +8,25 @@ to each matching webhook subscription and, when a transport is configured, to th
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 from typing import Any
 
-from fenix.db.models import Session
+from fenix.db.models import OutboxMessage, Session
 from fenix.db.repository import Repository
-from fenix.engine.states import EventType
 from fenix.notify.bus import BUS_SUBSCRIPTION_ID, is_bus
+from fenix.states import EventType
 from fenix.timeutil import to_iso, utcnow
+
+LOG = logging.getLogger(__name__)
 
 PENDING = "PENDING"
 DELIVERED = "DELIVERED"
 DEAD = "DEAD"
 DROPPED = "DROPPED"
-"""The states of an outbox row. DROPPED: a question not sent (again) because it was answered
-or its reply window closed first."""
+"""The states of an outbox row. DEAD: given up on, the receiver never got it. DROPPED: a question
+not sent (again) because it was answered, or its window closed before it was first tried."""
 
 # A subscription to either name of the planned event receives it.
 _SUBSCRIBED_AS = {
@@ -114,18 +117,25 @@ def emit(
     return len(subscriptions)
 
 
-def session_changed(repo: Repository, session: Session) -> None:
-    """maintenance.session for the admin, after every session state change."""
+def session_changed(
+    repo: Repository, session: Session, *, paused: bool | None = None, reason: str | None = None
+) -> None:
+    """maintenance.session for the admin, after every session state change; when the session
+    was paused or resumed, `paused` (and the pause's `reason`) say so, as optional fields."""
+    payload: dict[str, Any] = {
+        "service": "fenix",
+        "session_id": session.id,
+        "state": session.state,
+        "percent_done": session.percent_done,
+        "project_id": None,
+    }
+    if paused is not None:
+        payload["paused"] = paused
+        payload["reason"] = reason
     emit(
         repo,
         EventType.SESSION,
-        {
-            "service": "fenix",
-            "session_id": session.id,
-            "state": session.state,
-            "percent_done": session.percent_done,
-            "project_id": None,
-        },
+        payload,
         session_id=session.id,
         project_id=None,
     )
@@ -142,9 +152,45 @@ def drop_questions(
 
 
 def drop_expired_questions(repo: Repository, now: datetime) -> None:
-    """Questions whose reply window has closed before they could be sent (again)."""
+    """Questions whose reply window has closed before they could be sent (again).
+
+    One that was tried and never got through is DEAD once no copy of it is in flight, whether
+    the worker came round to it before its window closed or after: that it never reached the
+    manager is what the record must say, not how busy the worker was. One never tried is
+    DROPPED."""
+    for row in repo.expired_tried_questions(now):
+        subscription = repo.get_subscription(row.subscription_id)
+        error = f"{row.last_error or 'not delivered'} (until the reply window closed)"
+        give_up(repo, row, error, subscription.callback_url if subscription else None)
     why = "the reply window closed"
     _record_dropped(repo, repo.drop_outbox(why, now=now), why)
+
+
+def give_up(repo: Repository, message: OutboxMessage, error: str, url: str | None) -> None:
+    """The message will not be sent again: DEAD, and recorded in the session's event log."""
+    message.state = DEAD
+    message.last_error = error
+    repo.add_event(
+        message.session_id,
+        "notification.dead",
+        message.project_id,
+        None,
+        message.event_type,
+        {
+            "subscription_id": message.subscription_id,
+            "message_id": message.message_id,
+            "callback_url": url,
+            "error": error,
+            "attempts": message.attempts,
+        },
+    )
+    LOG.warning(
+        "delivery of %s to %s is dead after %d attempts: %s",
+        message.message_id,
+        url or message.subscription_id,
+        message.attempts,
+        error,
+    )
 
 
 def _record_dropped(repo: Repository, rows, why: str) -> None:

@@ -14,10 +14,12 @@ from typing import ClassVar
 from fenix.actions.launcher import ActionFailed
 from fenix.db.models import Session, SessionInstance
 from fenix.drivers.base import DriverError
-from fenix.engine.context import SessionContext, Stopping
-from fenix.engine.states import HostState, InstanceAction, ProjectStep, SessionState
+from fenix.engine.context import Cancelled, SessionContext, Stopping
 from fenix.engine.transitions import transition
+from fenix.states import HostState, InstanceAction, ProjectStep, SessionState
 from fenix.workflows.conversation import Conversation, Reply
+from fenix.workflows.gates import GateKeeper
+from fenix.workflows.hold import HoldGate
 from fenix.workflows.hosts import HostMaintenance
 from fenix.workflows.moves import InstanceMover, MoveFailed, instances_by_project
 
@@ -40,7 +42,9 @@ class BaseWorkflow:
         self.ctx = ctx
         self.talk = Conversation(ctx)
         self.mover = InstanceMover(ctx, self.talk)
-        self.hosts = HostMaintenance(ctx, self.run_actions)
+        self.hosts = HostMaintenance(ctx, self.run_actions, self.mover.view)
+        self.hold = HoldGate(ctx)
+        self.gates = GateKeeper(ctx)
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> None:
@@ -67,6 +71,9 @@ class BaseWorkflow:
                 self.ctx.runtime.metrics.state_left(state, time.monotonic() - started)
             except Stopping:
                 raise
+            except Cancelled:
+                self.end_deleted()
+                return
             except (WorkflowError, MoveFailed, ActionFailed) as exc:
                 self.fail(str(exc))
             except DriverError as exc:
@@ -99,13 +106,31 @@ class BaseWorkflow:
         self.talk.inform(ProjectStep.MAINTENANCE_FAILED, projects)
 
     def end_deleted(self) -> None:
-        """The admin deleted the session: give back the hosts it holds and end it."""
+        """The admin deleted the session: give back every host it took out of service, leave
+        every other host as it is (one it found out of service stays so), end it, and say in
+        the event log (`session.cancelled`) what was given back."""
+        given_back, left_as_found = [], []
         for host in self.session_hosts(lambda h: h.disabled):
-            self.hosts.release(host)
+            if self.hosts.release(host):
+                given_back.append(host)
+            else:
+                left_as_found.append(host)
         with self.ctx.db.transaction() as repo:
             session = repo.lock_session(self.ctx.session_id)
+            repo.add_event(
+                session.id,
+                "session.cancelled",
+                session.id,
+                data={"given_back": given_back, "left_as_found": left_as_found},
+            )
             if not SessionState(session.state).is_final:
                 transition(repo, session, SessionState.MAINTENANCE_FAILED, "session deleted")
+
+    def check_deleted(self) -> None:
+        """A safe point between hosts: leave it if the admin deleted the session."""
+        with self.ctx.db.transaction() as repo:
+            if repo.get_session(self.ctx.session_id, with_deleted=True).stop_requested:
+                raise Cancelled()
 
     # -- reading the session -------------------------------------------------------------
     def session_hosts(self, predicate=lambda host: True) -> list[str]:

@@ -1,19 +1,23 @@
-"""Where the cloud's instances are, read once per step and then kept by difference.
+"""The cloud's hosts and where its instances are, read once per step, then kept by difference.
 
-Choosing targets needs what every host holds. Listing the whole cloud for each host emptied
-made a session over N hosts cost N listings of 10 N instances: quadratic. The view is read
-with one listing when first needed in a step and then kept: each listing of one host replaces
-what that host holds, each move that ends puts its instance where it went. What others do
-meanwhile (another session's moves, managers scaling) shows up in the next step's listing, or
-sooner as a refusal from the cloud, after which the caller forgets the view and looks again.
+Choosing targets needs every host and what each holds. Listing the whole cloud for each host
+emptied made a session over N hosts cost N listings of 10 N instances (and N listings of N
+hosts): quadratic. The view is read with one listing of each when first needed in a step and
+then kept: each listing of one host replaces what that host holds, each move that ends puts
+its instance where it went, each host the session takes out of service or gives back is
+marked so. What others do meanwhile (another session's moves and hosts, managers scaling)
+shows up in the next step's listing, or sooner as a refusal from the cloud, after which the
+caller forgets the view and looks again. A host's room is counted from one moment's listings,
+used and reserved (moves in flight) together, so an old view errs on the side of less room.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
-from fenix.drivers.base import CloudDriver, InstanceInfo
+from fenix.drivers.base import CloudDriver, HostInfo, InstanceInfo
 
 
 class CloudView:
@@ -22,6 +26,7 @@ class CloudView:
         self._where: dict[str, tuple[str, int]] | None = None
         self._on: dict[str, set[str]] = {}
         self._used: Counter[str] = Counter()
+        self._hosts: dict[str, HostInfo] | None = None
 
     @property
     def loaded(self) -> bool:
@@ -30,6 +35,18 @@ class CloudView:
     def forget(self) -> None:
         """Read the cloud again when next asked (a new step, or the cloud refused a move)."""
         self._where = None
+        self._hosts = None
+
+    def hosts(self) -> list[HostInfo]:
+        """Every host of the cloud, as listed once in this step and marked since."""
+        if self._hosts is None:
+            self._hosts = {info.name: info for info in self.driver.list_hosts()}
+        return list(self._hosts.values())
+
+    def in_service(self, host: str, enabled: bool) -> None:
+        """The session has just taken `host` out of service (False) or given it back."""
+        if self._hosts is not None and host in self._hosts:
+            self._hosts[host] = replace(self._hosts[host], enabled=enabled)
 
     def load(self, listing: Iterable[InstanceInfo] | None = None) -> None:
         """Take a listing of the whole cloud (made now if not given) as the view."""

@@ -13,15 +13,12 @@ from typing import Any
 
 from fenix.db.models import Session, SessionProject
 from fenix.db.repository import Repository
-from fenix.engine.context import SessionContext
-from fenix.engine.states import EventType, InstanceAction, ProjectStep
+from fenix.engine.context import Cancelled, SessionContext
 from fenix.notify import notifier
+from fenix.states import NO_MANAGER, NO_REPLY, EventType, InstanceAction, ProjectStep
 from fenix.timeutil import to_iso, utcnow
 
 LOG = logging.getLogger(__name__)
-
-NO_MANAGER = "NO_MANAGER"
-NO_REPLY = "NO_REPLY"
 
 DEFAULT_ALLOWED_ACTIONS = [
     InstanceAction.MIGRATE,
@@ -207,6 +204,8 @@ class Conversation:
         while True:
             with self.ctx.db.transaction() as repo:
                 session = repo.get_session(self.ctx.session_id, with_deleted=True)
+                if session.stop_requested:
+                    raise Cancelled()  # no answer is worth waiting for any more
                 rows = [p for p in session.projects if p.project_id in project_ids]
                 self._give_up_on_unreachable(repo, session.id, step, key, rows)
                 now = utcnow()

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import ClassVar
 
-from fenix.engine.states import HostState, ProjectStep, SessionState
+from fenix.planner.one_at_a_time import first_host, order_of_work
+from fenix.states import HostState, ProjectStep, SessionState
 from fenix.timeutil import to_iso, utcnow
 from fenix.workflows.base import BaseWorkflow, WorkflowError
 from fenix.workflows.moves import instances_by_project
@@ -50,6 +51,8 @@ class DefaultWorkflow(BaseWorkflow):
 
     def on_prepare_maintenance(self) -> None:
         host = self.cursor().get("prepare_host") or self._cheapest_host_to_empty()
+        if not self._may_start(host):
+            return
         self.set_cursor(prepare_host=host)
         self.hosts.take_out_of_service(host)
         self.empty_host(host, ProjectStep.PREPARE_MAINTENANCE)
@@ -63,16 +66,27 @@ class DefaultWorkflow(BaseWorkflow):
         occupied = self._occupied_hosts()  # maintaining a host moves no instance
         for host in self.unmaintained_hosts():
             if host not in occupied:
+                self.check_deleted()
+                if not self._may_start(host):
+                    return
                 self.maintain(host)
+                if not self._healthy_after(host):
+                    return
         self.transition(
             S.PLANNED_MAINTENANCE if self.unmaintained_hosts() else S.MAINTENANCE_COMPLETE
         )
 
     def on_planned_maintenance(self) -> None:
         for host in self._in_order_of_work():
+            self.check_deleted()
+            if not self._may_start(host):
+                return
             self.hosts.take_out_of_service(host)
             self.empty_host(host, ProjectStep.PLANNED_MAINTENANCE)
+            self.check_deleted()  # emptied: given back unmaintained if the admin said stop
             self.maintain(host)
+            if not self._healthy_after(host):
+                return
         self.transition(S.MAINTENANCE_COMPLETE)
 
     def on_maintenance_complete(self) -> None:
@@ -109,6 +123,28 @@ class DefaultWorkflow(BaseWorkflow):
                     told = True
             self.ctx.pause(min(remaining, 1.0))
 
+    def _may_start(self, host: str) -> bool:
+        """A host not yet started waits while the session is paused or outside its windows,
+        then for its health gates to pass (one failing past its timeout pauses the session,
+        and the wait starts again); one already in work goes on. False when the session was
+        deleted meanwhile."""
+        with self.ctx.db.transaction() as repo:
+            if repo.session_host(self.ctx.session_id, host).state != HostState.PENDING:
+                return True
+        while True:
+            if not self.hold.wait(before=host):
+                return False
+            if self.gates.wait("before", [host]):
+                return True
+
+    def _healthy_after(self, host: str) -> bool:
+        """The health gates after a host came back: the session moves on only once they pass
+        (a gate failing past its timeout pauses it). False when it was deleted meanwhile."""
+        while not self.gates.wait("after", [host]):
+            if not self.hold.wait(before=f"the gates after {host}"):
+                return False
+        return True
+
     # -- choices -------------------------------------------------------------------------
     def _on_session_hosts(self):
         hosts = set(self.session_hosts())
@@ -116,10 +152,9 @@ class DefaultWorkflow(BaseWorkflow):
 
     def _in_order_of_work(self) -> list[str]:
         """A host interrupted half-way goes first, then the rest in the session's order."""
-        started = self.session_hosts(
-            lambda h: h.state in (HostState.PREPARING, HostState.IN_MAINTENANCE)
-        )
-        return started + [h for h in self.unmaintained_hosts() if h not in started]
+        with self.ctx.db.transaction() as repo:
+            rows = repo.session_host_rows(self.ctx.session_id)
+            return order_of_work({h.name: h.state for h in rows})
 
     def _occupied_hosts(self) -> set[str]:
         """Hosts with instances of the session on them, from one read of its instances: a read
@@ -134,11 +169,10 @@ class DefaultWorkflow(BaseWorkflow):
 
         One listing of the cloud for all the candidates: a listing per host was 200 calls to the
         cloud for each choice on 200 hosts, made two or three times as a session starts."""
-        candidates = self.unmaintained_hosts()
         used: Counter[str] = Counter()
         for instance in self.ctx.driver.list_instances():
             used[instance.host] += instance.size
-        return min(candidates, key=lambda host: used[host])
+        return first_host(self.unmaintained_hosts(), used)
 
     def _next_for_capacity(self, *, scaled_in: bool) -> SessionState:
         """Empty host already? Maintain it. Room to make one? Prepare. Else ask to scale in."""

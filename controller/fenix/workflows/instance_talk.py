@@ -15,69 +15,21 @@ five hundred instances do not cost five hundred commits.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from fenix.db.models import SessionAsk
 from fenix.db.repository import Repository
 from fenix.engine.context import SessionContext
-from fenix.engine.states import EventType, ProjectStep
 from fenix.notify import notifier
+from fenix.planner.decisions import Notice
+from fenix.planner.snapshot import Ask
+from fenix.states import EventType
 from fenix.timeutil import to_iso, utcnow
 from fenix.workflows.conversation import NO_MANAGER, NO_REPLY, Conversation
 
-
-@dataclass(frozen=True)
-class Notice:
-    """One instance to tell of a step; `lead` is wall-clock seconds before acting on it."""
-
-    step: ProjectStep
-    host: str
-    instance_id: str
-    project_id: str
-    lead: float
-    allowed_actions: list[str]
-
-    @property
-    def key(self) -> str:
-        return ask_key(self.step, self.host, self.instance_id)
-
-
-@dataclass(frozen=True)
-class Ask:
-    """Where one ask stands; times are epoch seconds."""
-
-    key: str
-    instance_id: str
-    project_id: str
-    notified_at: float
-    actions_at: float
-    reply_at: float
-    has_manager: bool
-    reply: str | None
-    action: str | None
-    allowed_actions: tuple[str, ...]
-
-    @property
-    def settled(self) -> bool:
-        """Answered, timed out, or nobody to ask."""
-        return self.reply is not None
-
-    @property
-    def nacked(self) -> bool:
-        return bool(self.reply and self.reply.startswith("NACK_"))
-
-    @property
-    def answered(self) -> bool:
-        return bool(self.reply and self.reply.startswith(("ACK_", "NACK_")))
-
-
 MANAGER_CACHE_SECONDS = 5.0
 """How long the workflow trusts that a project has (or has no) manager before looking again."""
-
-
-def ask_key(step: ProjectStep | str, host: str, instance_id: str) -> str:
-    return f"{step}:{host}:{instance_id}"
 
 
 def epoch(value: datetime) -> float:
@@ -115,6 +67,21 @@ class InstanceTalk:
             found = notifier.has_manager(repo, project_id)
         self._managers[project_id] = (found, time.monotonic())
         return found
+
+    def managers(self, project_ids: Iterable[str]) -> dict[str, bool]:
+        """has_manager of each project; those not looked up lately in one transaction."""
+        project_ids = set(project_ids)
+        now = time.monotonic()
+        stale = [
+            p
+            for p in project_ids
+            if p not in self._managers or now - self._managers[p][1] >= MANAGER_CACHE_SECONDS
+        ]
+        if stale:
+            with self.ctx.db.transaction() as repo:
+                for project_id in stale:
+                    self.has_manager(project_id, repo)
+        return {p: self._managers[p][0] for p in project_ids}
 
     def send(self, notices: list[Notice]) -> dict[str, Ask]:
         """Tell each instance's project, in one transaction; asks made before are kept."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 
 from fenix.engine.context import SessionContext
-from fenix.engine.states import InstanceAction
+from fenix.states import InstanceAction
 from fenix.workflows.conversation import Conversation
 from fenix.workflows.default import DefaultWorkflow
 from fenix.workflows.moves import InstanceMover

@@ -14,7 +14,9 @@ from collections.abc import Iterable
 from fenix.db.models import SessionInstance
 from fenix.drivers.base import ActionResult, ActionStatus, DriverError, HostKind
 from fenix.engine.context import SessionContext
-from fenix.engine.states import ActionState, HostState, InstanceAction
+from fenix.planner.cloud import Host
+from fenix.planner.one_at_a_time import first_fit, room_by_preference
+from fenix.states import ActionState, InstanceAction
 from fenix.timeutil import utcnow
 from fenix.workflows.cloudview import CloudView
 from fenix.workflows.conversation import Conversation
@@ -61,15 +63,15 @@ class InstanceMover:
             if action not in (InstanceAction.MIGRATE, InstanceAction.LIVE_MIGRATE):
                 plan.append((row, action, None))
                 continue
-            target = self._pick_target(free, row.size)
+            target = first_fit(free, row.size)
             if target is None and self.view.loaded:
                 # The view may be behind the cloud (others freed room since): look again.
                 self.view.forget()
                 free = self.free_capacity(exclude=host)
-                target = self._pick_target(free, row.size)
+                target = first_fit(free, row.size)
             if target is None and self._wait_for_room(row.instance_id, host, row.size):
                 free = self.free_capacity(exclude=host)
-                target = self._pick_target(free, row.size)
+                target = first_fit(free, row.size)
             if target is None:
                 failures.append(f"{row.instance_id}: no host has room for it")
                 continue
@@ -214,37 +216,21 @@ class InstanceMover:
 
     # -- choosing where to go ------------------------------------------------------------
     def free_capacity(self, exclude: str) -> dict[str, int]:
-        """Room on each host an instance may go to, best places first."""
-        driver = self.ctx.driver
+        """Room on each host an instance may go to, best places first (the planner's order,
+        fenix.planner.one_at_a_time)."""
         used = self.view.used()
         with self.ctx.db.transaction() as repo:
             rows = repo.session_host_rows(self.ctx.session_id)
             ours = {h.name: (h.state, h.position) for h in rows}
-        ranked: list[tuple[int, int, str, int]] = []
-        for host in driver.list_hosts():
-            if host.name == exclude or not host.enabled or host.kind != HostKind.COMPUTE:
-                continue
-            state, position = ours.get(host.name, (None, 0))
-            if state in (HostState.PREPARING, HostState.IN_MAINTENANCE):
-                continue
-            # Maintained hosts first, then hosts outside the session, then hosts still due for
-            # maintenance, the last due first (an instance put there will have to move again,
-            # and the later the better).
-            rank = {HostState.MAINTENANCE_COMPLETE: 0, None: 1}.get(state, 2)
+        hosts, reserved = [], {}
+        for info in self.view.hosts():
+            state, position = ours.get(info.name, (None, 0))
+            compute = info.kind == HostKind.COMPUTE
+            hosts.append(Host(info.name, info.capacity, compute, info.enabled, state, position))
             # Room that moves in flight (another session's too) will take is not free; the
             # cloud says how much where it can (the simulated one does).
-            reserved = int(host.details.get("reserved") or 0)
-            room = host.capacity - used.get(host.name, 0) - reserved
-            ranked.append((rank, -position if rank == 2 else 0, host.name, room))
-        ranked.sort()
-        return {name: room for _rank, _order, name, room in ranked}
-
-    @staticmethod
-    def _pick_target(free: dict[str, int], size: int, refused=()) -> str | None:
-        for name, room in free.items():
-            if room >= size and name not in refused:
-                return name
-        return None
+            reserved[info.name] = int(info.details.get("reserved") or 0)
+        return room_by_preference(hosts, used, reserved, exclude=exclude)
 
     def _elsewhere(self, instance_id: str, host: str, refusal: str) -> bool:
         """The cloud refused the move's target (another session took its room since we
@@ -257,11 +243,11 @@ class InstanceMover:
         target = None
         if len(refused) < START_TRIES:
             self.view.forget()  # the cloud knows better than the view: look again
-            target = self._pick_target(self.free_capacity(exclude=host), row.size, refused)
+            target = first_fit(self.free_capacity(exclude=host), row.size, refused)
         if target is None and self._wait_for_room(instance_id, host, row.size):
             # Room came back since those refusals: any host may have it now.
             refused = []
-            target = self._pick_target(self.free_capacity(exclude=host), row.size)
+            target = first_fit(self.free_capacity(exclude=host), row.size)
         if target is None:
             if row.action_state != ActionState.FAILED:
                 self._update(
@@ -306,7 +292,7 @@ class InstanceMover:
             while (left := look_at - time.monotonic()) > 0:
                 self.ctx.pause(left)
             self.view.forget()
-            if self._pick_target(self.free_capacity(exclude=host), size) is not None:
+            if first_fit(self.free_capacity(exclude=host), size) is not None:
                 return True
         return False
 

@@ -13,7 +13,7 @@ emptied), so that managers give capacity back instead of the maintenance needing
 PREPARE_MAINTENANCE (the first hosts emptied) and PLANNED_MAINTENANCE per instance, each notice
 naming its one instance, answered with `instance_action` or `instance_actions`;
 INSTANCE_ACTION_DONE per instance after its move.
-The plan is fenix.workflows.scheduler's; fenix.workflows.parallel carries it out.
+The plan is fenix.planner's; fenix.workflows.parallel carries it out.
 
 Every measured interruption longer than the instance's max_interruption_time is recorded as a
 `constraint.breach` event and in the instance's details, which the session detail shows.
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from fenix.engine.states import ProjectStep, SessionState
+from fenix.states import ProjectStep, SessionState
 from fenix.workflows.base import WorkflowError
 from fenix.workflows.default import DefaultWorkflow
 from fenix.workflows.parallel import ParallelMaintenance

@@ -19,8 +19,9 @@ from sqlalchemy import func, select
 from fenix.app import create_app
 from fenix.config import Settings
 from fenix.db import models
-from fenix.drivers.simulated import SimulatedCloudConfig, SimulatedDriver, start_sim_cloud
+from fenix.drivers.simulated import SimulatedDriver
 from fenix.runtime import Runtime
+from fenix.simulators.cloud import SimulatedCloudConfig, start_sim_cloud
 from fenix.timeutil import utcnow
 
 from .helpers import ADMIN_TOKEN, TOKENS

@@ -64,6 +64,14 @@ TABLE: dict[str, Endpoint] = {
         body={**SAMPLE_CREATE, "hosts": ["compute-2"]},
         rule="/v1/maintenance",
     ),
+    "plan a session": Endpoint(
+        "POST",
+        "/v1/maintenance/plan",
+        "admin",
+        403,
+        body={**SAMPLE_CREATE, "hosts": ["compute-2"]},
+        rule="/v1/maintenance/plan",
+    ),
     "list sessions": Endpoint("GET", "/v1/maintenance", "admin", 403, rule="/v1/maintenance"),
     "get session": Endpoint(
         "GET", "/v1/maintenance/{session}", "admin", 403, rule="/v1/maintenance/<session_id>"

@@ -6,9 +6,11 @@ these tests count the SQL statements a 304 makes and check none reads a host or 
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -29,6 +31,14 @@ def _url(session_id: str, suffix: str) -> str:
 @pytest.fixture
 def session_id(create_session) -> str:
     return create_session(hosts=["compute-1", "compute-2"])
+
+
+@pytest.fixture
+def big_session_id(create_session) -> str:
+    """A session whose detail is well over GZIP_FROM_BYTES (a small one is sent plain)."""
+    return create_session(
+        hosts=["compute-1", "compute-2", "compute-3"], metadata={"note": "n" * 2048}
+    )
 
 
 @pytest.fixture
@@ -196,7 +206,8 @@ def test_a_deleted_or_unknown_session_is_404_whatever_the_tag(client, session_id
     assert "no maintenance session" in error_message(unknown)
 
 
-def test_conditional_reads_over_http(app, session_id):
+def test_conditional_reads_over_http(app, big_session_id):
+    session_id = big_session_id
     handle = serve_in_thread(app, name="fenix-conditional-test")
     try:
         http = requests.Session()
@@ -211,6 +222,9 @@ def test_conditional_reads_over_http(app, session_id):
     assert second.status_code == 304
     assert second.content == b""
     assert second.headers["ETag"] == first.headers["ETag"]
+    # requests accepts gzip, as browsers do: the detail came gzipped, under a tag of its own.
+    assert first.headers["Content-Encoding"] == "gzip"
+    assert first.headers["ETag"].endswith('-gzip"')
 
 
 # -- the answers shared by every request of the process ----------------------------------------
@@ -248,13 +262,13 @@ def test_misses_together_build_once(app):
     answers: list = []
 
     def ask() -> None:
-        with app.app_context():
+        with app.test_request_context():
             answers.append(cache.answer("t1", build).get_data())
 
     workers = [threading.Thread(target=ask) for _ in range(8)]
     for worker in workers:
         worker.start()
-    wait_until(lambda: builds, timeout=10, what="the first build under way")
+    wait_until(lambda: builds, what="the first build under way")
     gate.set()
     for worker in workers:
         worker.join(10)
@@ -267,10 +281,62 @@ def test_the_oldest_answers_go_first_past_the_size_limit(app):
     from fenix.api.conditional import AnswerCache
 
     cache = AnswerCache(max_bytes=100)
-    with app.app_context():
+    with app.test_request_context():
         for name in ("a", "b", "c"):
             cache.answer(name, lambda name=name: {"pad": name * 30})
         rebuilt = []
         cache.answer("c", lambda: rebuilt.append("c") or {})
         cache.answer("a", lambda: rebuilt.append("a") or {"pad": "a" * 30})
     assert rebuilt == ["a"], "the newest answer was dropped, or the oldest kept"
+
+
+# -- gzip ------------------------------------------------------------------------------------
+def test_a_client_accepting_gzip_gets_the_same_answer_gzipped_under_its_own_tag(
+    client, big_session_id
+):
+    session_id = big_session_id
+    plain = client.get(_url(session_id, "/detail"))
+    zipped = client.get(_url(session_id, "/detail"), headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in plain.headers
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert (
+        "Accept-Encoding" in zipped.headers["Vary"] and "Accept-Encoding" in plain.headers["Vary"]
+    )
+    assert json.loads(gzip.decompress(zipped.data)) == plain.get_json()
+    assert len(zipped.data) < len(plain.data)
+    assert zipped.headers["ETag"] == plain.headers["ETag"][:-1] + '-gzip"'
+
+
+@pytest.mark.parametrize("accept", ["gzip", ""])
+def test_either_representations_tag_is_revalidated(client, big_session_id, accept):
+    session_id = big_session_id
+    headers = {"Accept-Encoding": accept}
+    held = client.get(_url(session_id, "/detail"), headers=headers).headers["ETag"]
+    again = client.get(_url(session_id, "/detail"), headers={**headers, "If-None-Match": held})
+    assert again.status_code == 304 and again.headers["ETag"] == held
+
+
+def test_a_client_refusing_gzip_or_a_small_answer_gets_it_plain(client, big_session_id):
+    refused = client.get(_url(big_session_id, "/detail"), headers={"Accept-Encoding": "gzip;q=0"})
+    assert "Content-Encoding" not in refused.headers and refused.get_json()["session_id"]
+    small = client.get("/v1/maintenance", headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in small.headers and small.get_json()["sessions"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"b": [1, 2.5, None, True], "a": {"ü": "naïve ✓", "z": {}}},
+        {"huge": 2**70, "small": 1},  # beyond orjson's 64 bits: Flask's encoder takes it
+        {"when": datetime(2026, 12, 4, tzinfo=UTC)},  # rendered as jsonify renders it
+    ],
+)
+def test_answers_are_encoded_as_jsonify_would(app, body):
+    from fenix.api.conditional import encode_json
+
+    with app.test_request_context():
+        encoded = encode_json(body)
+        expected = app.json.response(body).get_data()
+    assert json.loads(encoded) == json.loads(expected)
+    assert encoded.endswith(b"\n")
+    assert list(json.loads(encoded)) == list(json.loads(expected)), "keys in another order"

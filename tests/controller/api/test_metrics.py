@@ -82,7 +82,15 @@ def test_a_whole_session_is_counted_steps_hosts_replies_and_deliveries(live_stac
 
     detail = live.wait_for(session_id)
     assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
-    after = _scrape(live.http, live.url)
+    # The engine counts a state's time once its handler returns, after the handler committed
+    # the next state: the last state's count may come a moment after DONE shows.
+    last = ("fenix_session_state_seconds_count", (("state", "MAINTENANCE_COMPLETE"),))
+
+    def counted_to_the_end():
+        samples = _scrape(live.http, live.url)
+        return samples if last in samples else None
+
+    after = wait_until(counted_to_the_end, what="the last state's time counted")
 
     assert _value(after, "fenix_sessions", state="MAINTENANCE_DONE") == 1
     assert _value(after, "fenix_hosts_in_maintenance") == 0

@@ -154,6 +154,8 @@ def test_every_answer_of_a_real_session_matches_the_document(live_stack):
         "hosts": ["compute-1"],
         "actions": [{"plugin": "dummy", "type": "host"}],
     }
+    plan = api.call("POST", sessions + "/plan", {**body, "workflow": "vnf"}).json()
+    assert plan["session_hosts"] == ["compute-1"]
     session_id = api.call("POST", sessions, body).json()["session_id"]
     api.call("GET", sessions)
     api.call("GET", one, session_id=session_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fenix.engine.states import SessionState
+from fenix.states import SessionState
 
 from .helpers import error_message
 

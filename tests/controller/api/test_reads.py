@@ -22,6 +22,7 @@ SUMMARY = [
     "error",
     "metadata",
     "download",
+    "max_hosts_per_zone",
 ]
 
 

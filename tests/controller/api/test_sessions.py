@@ -9,8 +9,8 @@ import pytest
 from fenix.app import create_app
 from fenix.config import Settings
 from fenix.drivers.simulated import SimulatedDriver
-from fenix.engine.states import SessionState
 from fenix.runtime import Runtime
+from fenix.states import SessionState
 from fenix.timeutil import utcnow
 
 from .helpers import ADMIN_TOKEN, SAMPLE_CREATE, error_message

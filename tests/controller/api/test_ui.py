@@ -159,7 +159,7 @@ def test_page_shows_hosts_change_state_while_a_session_runs(live_stack, tmp_path
     def hosts_now() -> dict[str, str]:
         return {h["name"]: h["state"] for h in live.detail(session_id)["hosts"]}
 
-    wait_until(lambda: set(hosts_now().values()) != {"PENDING"}, timeout=30, what="a host busy")
+    wait_until(lambda: set(hosts_now().values()) != {"PENDING"}, what="a host busy")
     first = dump(tmp_path, url, lambda page: len(page.host_states()) == 4)
     seen = first.host_states()
     assert set(seen) == {f"compute-{n}" for n in range(1, 5)}
@@ -170,7 +170,7 @@ def test_page_shows_hosts_change_state_while_a_session_runs(live_stack, tmp_path
         now = hosts_now()
         return {h: s for h, s in now.items() if HOST_ORDER.index(s) > HOST_ORDER.index(seen[h])}
 
-    advanced = wait_until(moved_on, timeout=30, what="a host changing state")
+    advanced = wait_until(moved_on, what="a host changing state")
     screenshot = tmp_path / "ui-session-running.png"
     chromium(tmp_path, url, screenshot=screenshot, budget=3000)
     second = dump(tmp_path, url, lambda page: len(page.host_states()) == 4)

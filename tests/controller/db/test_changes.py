@@ -39,6 +39,11 @@ def _seq(database, session_id, **kwargs):
         return repo.change_seq(session_id, **kwargs)
 
 
+def _positions(database, session_id, after=0):
+    with database.transaction() as repo:
+        return [(event.position, event.subject) for event in repo.events(session_id, after)]
+
+
 def test_a_new_session_starts_at_one_and_an_unknown_one_has_none(database, session_id):
     assert _seq(database, session_id) == 1
     assert _seq(database, "no-such-session") is None
@@ -171,8 +176,9 @@ def test_deleting_a_subscription_moves_the_sessions_whose_dead_notifications_sho
     assert _seq(database, session_id) == before + 1
 
 
-def test_concurrent_writers_each_move_it(database, session_id):
-    """Every committed change has its own value: two writers never both leave the same one."""
+def test_concurrent_writers_each_move_it_and_number_every_event_once(database, session_id):
+    """Every committed change has its own value: two writers never both leave the same one;
+    every event has its own position, without a gap, a transaction's events side by side."""
     writers = 4
     barrier = threading.Barrier(writers)
     errors: list[BaseException] = []
@@ -180,9 +186,10 @@ def test_concurrent_writers_each_move_it(database, session_id):
     def write(n: int) -> None:
         try:
             barrier.wait()
-            for _ in range(5):
+            for k in range(5):
                 with database.transaction() as repo:
-                    repo.add_event(session_id, "test.event", subject=str(n))
+                    repo.add_event(session_id, "test.event", subject=f"{n}.{k}")
+                    repo.add_event(session_id, "test.event", subject=f"{n}.{k}b")
         except BaseException as exc:  # reported below
             errors.append(exc)
 
@@ -194,6 +201,13 @@ def test_concurrent_writers_each_move_it(database, session_id):
 
     assert errors == []
     assert _seq(database, session_id) == 1 + writers * 5
+    read = _positions(database, session_id)
+    assert [position for position, _ in read] == list(range(1, len(read) + 1))
+    ours = [(position, subject) for position, subject in read if subject and "." in subject]
+    assert len(ours) == 2 * writers * 5
+    for position, subject in ours:
+        if subject.endswith("b"):
+            assert (position - 1, subject[:-1]) in read
 
 
 def test_a_session_instance_row_counts_before_its_first_flush(database, session_id):
@@ -204,3 +218,46 @@ def test_a_session_instance_row_counts_before_its_first_flush(database, session_
         session.instances.append(row)
         assert row.session_id is None
     assert _seq(database, session_id) == 2
+
+
+def test_a_new_sessions_events_are_numbered_from_one_in_the_order_written(database):
+    with database.transaction() as repo:
+        session = repo.add_session(
+            workflow="default", maintenance_at=utcnow(), meta={}, download=[], hosts=[], actions=[]
+        )
+        session_id = session.id
+        for n in range(3):
+            repo.add_event(session_id, "test.event", subject=str(n))
+    with database.transaction() as repo:
+        repo.add_event(session_id, "test.event", subject="3")
+        repo.add_event(None, "test.global")  # no session: no position
+
+    read = _positions(database, session_id)
+    assert [position for position, _ in read] == list(range(1, len(read) + 1))
+    first = len(read) - 4  # the session's own creation is logged before ours
+    assert read[first:] == [(first + 1, "0"), (first + 2, "1"), (first + 3, "2"), (first + 4, "3")]
+    assert _positions(database, session_id, after=first + 2) == read[first + 2 :]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_an_event_committed_after_a_later_written_one_is_not_skipped_by_a_reader(
+    database, session_id
+):
+    """Event 1 is written first but committed after event 2. On PostgreSQL an id is taken at
+    insert: had the events been inserted as they were written, a reader that read 2 and then
+    asked for what followed it by id would never see 1. They are inserted at the commit, under
+    the session's counter lock: positions, and ids too, follow the commits."""
+    (before, _), *_ = reversed(_positions(database, session_id))
+    with database.transaction() as slow:
+        slow.add_event(session_id, "test.event", subject="written first")
+        slow.orm.flush()
+        with database.transaction() as quick:
+            quick.add_event(session_id, "test.event", subject="written second")
+        first_read = _positions(database, session_id, after=before)
+        assert first_read == [(before + 1, "written second")]
+    second_read = _positions(database, session_id, after=first_read[-1][0])
+
+    assert second_read == [(before + 2, "written first")]
+    with database.transaction() as repo:
+        ids = {event.subject: event.id for event in repo.events(session_id)}
+    assert ids["written second"] < ids["written first"]

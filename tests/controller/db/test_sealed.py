@@ -41,7 +41,7 @@ def test_with_a_key_the_secret_is_stored_encrypted_and_read_back_plain(database_
 
     stored = _stored(db, subscription_id)
     with db.transaction() as repo:
-        read = [s.secret for s in repo.subscriptions_for({"maintenance.planned"}, "project-1")]
+        read = [s.secret for s in repo.list_subscriptions("project-1")]
 
     assert stored.startswith("fernet:")
     assert SECRET not in stored

@@ -17,10 +17,11 @@ from fenix.config import Settings
 from fenix.drivers.base import DriverError
 from fenix.drivers.factory import make_driver
 from fenix.drivers.kubernetes import KubernetesDriver
-from fenix.drivers.kubernetes.simulator import SimClusterConfig, start_sim_cluster
 from fenix.drivers.openstack import OpenStackDriver
-from fenix.drivers.openstack.simulator import clouds_yaml_entry, start_simulator
-from fenix.drivers.simulated import SimulatedCloudConfig, SimulatedDriver, start_sim_cloud
+from fenix.drivers.simulated import SimulatedDriver
+from fenix.simulators.cloud import SimulatedCloudConfig, start_sim_cloud
+from fenix.simulators.kubernetes import SimClusterConfig, start_sim_cluster
+from fenix.simulators.openstack import clouds_yaml_entry, start_simulator
 from tests.controller.openstack_warnings import OPENSTACKSDK_MARKS
 
 pytestmark = OPENSTACKSDK_MARKS

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from fenix.drivers.simulated import SimulatedCloudConfig, start_sim_cloud
+from fenix.simulators.cloud import SimulatedCloudConfig, start_sim_cloud
 from tests.controller.live import wait_until
 from tests.controller.processes import ControllerProcess
 

@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from fenix.db.database import Database
 from fenix.db.models import SessionAsk, SessionHost, SessionInstance
-from fenix.drivers.simulated import SimulatedCloudConfig, SimulatedDriver, start_sim_cloud
+from fenix.drivers.simulated import SimulatedDriver
+from fenix.simulators.cloud import SimulatedCloudConfig, start_sim_cloud
 from fenix.vnfm import SampleVnfm, VnfmConfig
 from tests.controller.live import wait_until
 from tests.controller.processes import Balancer, ControllerProcess, free_port

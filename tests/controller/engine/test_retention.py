@@ -11,9 +11,10 @@ from sqlalchemy import func, select, update
 
 from fenix.config import Settings
 from fenix.db import models
-from fenix.drivers.simulated import SimulatedCloudConfig, SimulatedDriver, start_sim_cloud
+from fenix.drivers.simulated import SimulatedDriver
 from fenix.engine.retention import prune_finished_sessions
 from fenix.runtime import Runtime
+from fenix.simulators.cloud import SimulatedCloudConfig, start_sim_cloud
 from fenix.timeutil import utcnow
 from tests.controller.live import wait_until
 
@@ -125,6 +126,6 @@ def test_the_engine_prunes_a_session_once_its_retention_has_passed(live_stack):
 
     live.runtime.settings.retention_days = 1 / 86400  # one second: the session is past it
 
-    wait_until(lambda: not live.events(session_id), timeout=20, what="events pruned")
+    wait_until(lambda: not live.events(session_id), what="events pruned")
     assert not artifacts.exists()
     assert live.detail(session_id)["state"] == "MAINTENANCE_DONE"

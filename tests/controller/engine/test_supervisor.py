@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from fenix.db.models import Session
 from fenix.engine.context import SessionContext, Stopping
-from fenix.engine.states import SessionState
+from fenix.states import SessionState
 from fenix.timeutil import utcnow
 from fenix.workflows import load_workflow
 from tests.controller.live import wait_until

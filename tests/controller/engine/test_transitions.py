@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fenix.engine.states import SessionState as S
 from fenix.engine.transitions import TRANSITIONS, allowed
+from fenix.states import SessionState as S
 
 FORWARD = [
     (S.MAINTENANCE, S.SCALE_IN),

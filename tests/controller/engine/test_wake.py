@@ -37,6 +37,6 @@ def test_a_listener_takes_the_place_of_one_that_was_killed(tmp_path):
     listener = WakeListener(str(path), woken.set).start()
     try:
         WakeSender(str(path)).send()
-        wait_until(woken.is_set, timeout=10, what="the new listener woken")
+        wait_until(woken.is_set, what="the new listener woken")
     finally:
         listener.close()

@@ -20,9 +20,9 @@ from sqlalchemy import select
 from fenix.config import Settings
 from fenix.db.database import Database
 from fenix.db.models import OutboxMessage
-from fenix.engine.states import EventType
 from fenix.notify import notifier
 from fenix.notify.delivery import DeliveryWorker
+from fenix.states import EventType
 from fenix.wsgi import serve_in_thread
 
 SLOW_SECONDS = 3.0

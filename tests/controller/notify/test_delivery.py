@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -33,7 +34,7 @@ def test_a_receiver_that_fails_times_out_and_comes_back_loses_nothing(
     emit_sessions(outbox_db, 6)
     start_worker()
 
-    rows = wait_until(lambda: settled(outbox_db, subscription), timeout=30, what="all sent")
+    rows = wait_until(lambda: settled(outbox_db, subscription), what="all sent")
 
     sent = [row.message_id for row in rows]
     assert all(row.state == "DELIVERED" for row in rows)
@@ -58,7 +59,7 @@ def test_one_subscriber_down_does_not_hold_up_another(receiver, outbox_db, start
     emit_sessions(outbox_db, 3)
     start_worker()
 
-    rows = wait_until(lambda: settled(outbox_db, up), timeout=30, what="the healthy one served")
+    rows = wait_until(lambda: settled(outbox_db, up), what="the healthy one served")
 
     assert [row.state for row in rows] == ["DELIVERED"] * 3
     assert [r.message_id for r in receiver.to("/up")] == [row.message_id for row in rows]
@@ -80,7 +81,7 @@ def test_a_delivery_that_keeps_failing_is_dead_and_the_next_ones_go_on(
     emit_sessions(outbox_db, 2)
     start_worker(delivery_max_attempts=3, delivery_backoff=0.3)
 
-    rows = wait_until(lambda: settled(outbox_db, subscription), timeout=30, what="settled")
+    rows = wait_until(lambda: settled(outbox_db, subscription), what="settled")
 
     assert [(row.state, row.attempts) for row in rows] == [("DEAD", 3), ("DELIVERED", 1)]
     assert rows[0].last_error == "HTTP 500"
@@ -99,7 +100,7 @@ def test_a_timeout_counts_as_a_failure(receiver, outbox_db, start_worker):
     emit_sessions(outbox_db, 1)
     start_worker(delivery_max_attempts=2, delivery_timeout=SLOW_SECONDS / 4)
 
-    (row,) = wait_until(lambda: settled(outbox_db, subscription), timeout=30, what="settled")
+    (row,) = wait_until(lambda: settled(outbox_db, subscription), what="settled")
 
     assert (row.state, row.attempts) == ("DEAD", 2)
     assert "no answer within the 0.75 s deadline" in row.last_error
@@ -110,7 +111,7 @@ def test_redirects_are_not_followed(receiver, outbox_db, start_worker):
     emit_sessions(outbox_db, 1)
     start_worker(delivery_max_attempts=2)
 
-    (row,) = wait_until(lambda: settled(outbox_db, subscription), timeout=30, what="settled")
+    (row,) = wait_until(lambda: settled(outbox_db, subscription), what="settled")
 
     assert (row.state, row.attempts) == ("DEAD", 2)
     assert "redirect" in row.last_error and "/elsewhere" in row.last_error
@@ -123,7 +124,7 @@ def test_without_a_secret_nothing_is_signed(receiver, outbox_db, start_worker):
     emit_sessions(outbox_db, 1)
     start_worker()
 
-    wait_until(lambda: settled(outbox_db, subscription), timeout=30, what="sent")
+    wait_until(lambda: settled(outbox_db, subscription), what="sent")
 
     (request,) = receiver.to("/hook")
     assert "X-Fenix-Signature" not in request.headers
@@ -140,10 +141,29 @@ def test_two_controllers_on_one_database_send_each_message_once_and_in_order(
     start_worker(delivery_timeout=5.0)
     start_worker(delivery_timeout=5.0)
 
-    rows = wait_until(lambda: settled(outbox_db, subscription), timeout=30, what="all sent")
+    rows = wait_until(lambda: settled(outbox_db, subscription), what="all sent")
 
     assert [r.attempts for r in rows] == [1] * len(rows), [r.last_error for r in rows]
     assert [r.message_id for r in receiver.to("/hook")] == [row.message_id for row in rows]
+
+
+def test_a_first_send_another_controller_claimed_holds_up_the_messages_behind_it(
+    receiver, outbox_db, start_worker
+):
+    """Another controller took the first message and died sending it: the next ones wait
+    until its claim runs out and it is sent again, so the subscriber still gets them in order."""
+    subscription = subscribe(outbox_db, receiver.script("/hook"))
+    emit_sessions(outbox_db, 3)
+    first, *_ = outbox_rows(outbox_db, subscription)
+    with outbox_db.transaction() as repo:
+        now = utcnow()
+        assert repo.claim_outbox(first.id, now, now + timedelta(seconds=2))
+
+    start_worker()
+    rows = wait_until(lambda: settled(outbox_db, subscription), what="all sent")
+
+    assert [r.message_id for r in receiver.to("/hook")] == [row.message_id for row in rows]
+    assert [r.attempts for r in rows] == [1, 1, 1]
 
 
 def test_a_message_to_a_deleted_subscription_is_dead(receiver, outbox_db, start_worker):
@@ -153,7 +173,7 @@ def test_a_message_to_a_deleted_subscription_is_dead(receiver, outbox_db, start_
         repo.delete_row(repo.get_subscription(subscription))
     start_worker()
 
-    (row,) = wait_until(lambda: settled(outbox_db, subscription), timeout=30, what="settled")
+    (row,) = wait_until(lambda: settled(outbox_db, subscription), what="settled")
 
     assert (row.state, row.last_error) == ("DEAD", "subscription was deleted")
     assert receiver.to("/hook") == []

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from fenix.engine.states import EventType
 from fenix.notify.formats import encode
 from fenix.notify.notifier import envelope
+from fenix.states import EventType
 
 PAYLOAD = {
     "service": "fenix",

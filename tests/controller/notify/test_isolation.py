@@ -21,8 +21,8 @@ import pytest
 from sqlalchemy import select
 
 from fenix.db.models import Event
-from fenix.engine.states import EventType
 from fenix.notify import notifier
+from fenix.states import EventType
 from fenix.timeutil import utcnow
 from tests.controller.live import wait_until
 
@@ -81,9 +81,12 @@ def test_a_notice_that_keeps_failing_does_not_delay_the_next_question_and_it_is_
     )
 
     assert arrived - asked_at <= 2.0  # not after the notice's retries, nor after it is dead
-    notice, question = outbox_rows(outbox_db, subscription)
+    # The receiver has the question; the worker records it DELIVERED once the answer is read.
+    notice, question = wait_until(
+        lambda: (rows := outbox_rows(outbox_db, subscription))[1].state == "DELIVERED" and rows,
+        what="the question recorded DELIVERED",
+    )
     assert notice.state == "PENDING" and notice.attempts >= 1
-    assert question.state == "DELIVERED"
     with outbox_db.transaction() as repo:
         (event,) = repo.orm.scalars(select(Event).where(Event.kind == "notification.reordered"))
         assert (event.data["message_id"], event.data["ahead_of"]) == (
@@ -122,12 +125,90 @@ def test_aodh_retries_a_refused_connection_while_the_window_is_open_then_gives_u
     asked_at = time.monotonic()
     _ask(outbox_db, "project-1", "MAINTENANCE", window=4.0)
 
-    (row,) = wait_until(lambda: settled(outbox_db, subscription), timeout=20, what="given up")
+    (row,) = wait_until(lambda: settled(outbox_db, subscription), what="given up")
 
     # Tried past delivery_max_attempts, for as long as the question was open, no longer.
     assert row.state == "DEAD" and row.attempts > 3
     assert "until the reply window closed" in row.last_error
     assert 3.0 <= time.monotonic() - asked_at <= 10.0
+
+
+def test_a_question_whose_window_closed_is_dead_if_tried_dropped_if_not_and_left_if_in_flight(
+    outbox_db,
+):
+    """Whatever the moment the worker comes round to it: the record says whether it got through."""
+    subscription = subscribe(
+        outbox_db,
+        "http://127.0.0.1:9/aodh",
+        project_id="project-1",
+        event_types=[str(EventType.PLANNED)],
+        format="aodh",
+    )
+    for question in ("tried", "untried", "in flight"):
+        _ask(outbox_db, "project-1", question, window=60.0)
+    now = utcnow()
+    with outbox_db.transaction() as repo:
+        rows = {row.question: row for row in repo.outbox_for_session(None) if row.question}
+        for row in rows.values():
+            row.expires_at = now - timedelta(seconds=1)
+        rows["tried"].attempts = 2
+        rows["tried"].last_error = "connection refused"
+        rows["tried"].next_attempt_at = now - timedelta(seconds=2)  # waiting, overdue
+        rows["in flight"].attempts = 1
+        rows["in flight"].next_attempt_at = now + timedelta(seconds=30)  # claimed, being sent
+
+    with outbox_db.transaction() as repo:
+        notifier.drop_expired_questions(repo, now)
+
+    states = {row.question: row for row in outbox_rows(outbox_db, subscription)}
+    assert states["tried"].state == "DEAD"
+    assert states["tried"].last_error == "connection refused (until the reply window closed)"
+    assert states["untried"].state == "DROPPED"
+    assert states["in flight"].state == "PENDING"  # its own answer decides
+    with outbox_db.transaction() as repo:
+        kinds = [(e.kind, e.data.get("message_id")) for e in repo.orm.scalars(select(Event))]
+    assert ("notification.dead", states["tried"].message_id) in kinds
+    assert ("notification.dropped", states["untried"].message_id) in kinds
+    assert all(message_id != states["in flight"].message_id for _, message_id in kinds)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_copy_recorded_as_delivered_while_its_question_is_answered_stays_delivered(outbox_db):
+    """The delivery worker records a sent copy while the manager's answer drops the question,
+    each in its own transaction. The drop must not write over the delivery (it did, on
+    PostgreSQL: the row read as pending, then updated after the delivery committed), or the
+    record says a message the manager got was never sent."""
+    subscription = subscribe(
+        outbox_db,
+        "http://127.0.0.1:9/fenix",
+        project_id="project-1",
+        event_types=[str(EventType.PLANNED)],
+    )
+    _ask(outbox_db, "project-1", "MAINTENANCE")
+    (row,) = outbox_rows(outbox_db, subscription)
+    dropped = threading.Event()
+
+    def answer() -> None:
+        with outbox_db.transaction() as repo:
+            notifier.drop_questions(repo, None, "project-1", ["MAINTENANCE"], "answered")
+        dropped.set()
+
+    with outbox_db.transaction() as recording:
+        message = recording.get_outbox(row.id, lock=True)
+        message.state, message.attempts = "DELIVERED", 1
+        recording.orm.flush()
+        answering = threading.Thread(target=answer)
+        answering.start()
+        # The answer waits for the recording to commit.
+        assert not dropped.wait(1.0)
+    answering.join(30)
+    assert dropped.is_set()
+
+    (after,) = outbox_rows(outbox_db, subscription)
+    assert (after.state, after.attempts, after.last_error) == ("DELIVERED", 1, None)
+    with outbox_db.transaction() as repo:
+        kinds = [e.kind for e in repo.orm.scalars(select(Event))]
+    assert "notification.dropped" not in kinds
 
 
 # -- slow and large answers ----------------------------------------------------------------

@@ -302,3 +302,35 @@ def test_the_default_workflow_tells_each_move_it_carried_out(live_stack):
     states = [b["state"] for b in received]
     first_done = states.index("INSTANCE_ACTION_DONE")
     assert "ADMIN_ACTION_DONE" in states[first_done:]
+
+
+def test_once_a_host_is_maintained_moves_go_to_maintained_hosts(live_stack):
+    """A host given back to service is the best place for the next host's instances: they
+    will not have to move again. The engine's view of the cloud, read once per step, must see
+    each host it gives back (it saw it out of service when it was read). Eight instances on
+    four hosts of room three: the first host maintained fills up with the second's, so the
+    third's must go to the second, at the first try (a view that still had the second out of
+    service sent one to the full first host, and the cloud refused it)."""
+    live = live_stack.start(cloud={"hosts": 4, "projects": 1, "instances": 8})
+    session_id = live.create_session()
+
+    detail = live.wait_for(session_id)
+
+    assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
+    maintained: set[str] = set()
+    later_moves = 0
+    for event in live.events(session_id):
+        if event["kind"] == "host.state" and event["new"] == "MAINTENANCE_COMPLETE":
+            maintained.add(event["subject"])
+        starting = event["kind"] == "instance.action" and event["new"] == "STARTING"
+        if starting and maintained:
+            target = event["data"]["details"]["target"]
+            assert target in maintained, (event["subject"], target, sorted(maintained))
+            later_moves += 1
+    assert later_moves >= 4  # the instances of the second and third hosts, at least
+    refused = [
+        e["subject"]
+        for e in live.events(session_id)
+        if e["kind"] == "instance.action" and e["new"] == "FAILED"
+    ]
+    assert refused == []

@@ -81,9 +81,11 @@ def test_start_maintenance_maintains_every_empty_host_and_only_those_from_one_re
     workflow.instances = reads = CountingReads([h for h in hosts if h not in empty])
     workflow.cursor = lambda: {"pre_done": True}
     workflow.sync_instances = lambda: None
+    workflow.check_deleted = lambda: None  # a safe point per host; nobody deletes it here
     maintained: list[str] = []
     workflow.maintain = maintained.append
     workflow.transition = lambda state: None
+    workflow._may_start = workflow._healthy_after = lambda host: True  # no hold, no gate
 
     workflow.on_start_maintenance()
 

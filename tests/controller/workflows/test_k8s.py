@@ -11,7 +11,7 @@ import pytest
 from kubernetes import client as kubernetes_client
 
 from fenix.drivers.kubernetes import KubernetesDriver
-from fenix.drivers.kubernetes.simulator import SimCluster, SimClusterConfig, start_sim_cluster
+from fenix.simulators.kubernetes import SimCluster, SimClusterConfig, start_sim_cluster
 from fenix.wsgi import ServerHandle
 from tests.controller.live import LiveController
 

@@ -10,7 +10,8 @@ import pytest
 
 from fenix.config import Settings
 from fenix.db.database import Database
-from fenix.drivers.simulated import SimulatedCloudConfig, SimulatedDriver, start_sim_cloud
+from fenix.drivers.simulated import SimulatedDriver
+from fenix.simulators.cloud import SimulatedCloudConfig, start_sim_cloud
 from fenix.timeutil import utcnow
 from fenix.workflows.moves import InstanceMover, MoveFailed
 from tests.controller.live import wait_until
@@ -179,7 +180,7 @@ def test_a_move_waits_for_room_another_session_holds_and_goes_when_it_is_back(tm
                     e.kind == "instance.waiting_for_room" for e in repo.events(ctx.session_id, 0)
                 )
 
-        wait_until(waiting, timeout=30, what="the move waiting for room")
+        wait_until(waiting, what="the move waiting for room")
         assert mover.is_alive() and not moved
         # The other session's host comes back.
         ctx.driver.enable_host("compute-3")

@@ -11,7 +11,7 @@ import openstack
 import pytest
 
 from fenix.drivers.openstack import OpenStackDriver
-from fenix.drivers.openstack.simulator import (
+from fenix.simulators.openstack import (
     SimulatedOpenStack,
     SimulatorConfig,
     clouds_yaml_entry,

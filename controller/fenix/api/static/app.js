@@ -45,6 +45,20 @@
   const answers = new Map();
   const KEPT_ANSWERS = 50;
 
+  async function put(path, body) {
+    // A change, not a read: JSON body (the controller refuses any other type without tokens).
+    const headers = { Accept: "application/json", "Content-Type": "application/json" };
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    if (token) headers["X-Auth-Token"] = token;
+    const response = await fetch(path, { method: "PUT", headers, body: JSON.stringify(body) });
+    const answer = await response.json().catch(() => null);
+    if (!response.ok) {
+      const message = answer && answer.error ? answer.error.message : `HTTP ${response.status}`;
+      throw Object.assign(new Error(message), { status: response.status });
+    }
+    return answer;
+  }
+
   async function api(path) {
     const headers = { Accept: "application/json" };
     const token = sessionStorage.getItem(TOKEN_KEY);
@@ -216,11 +230,65 @@
     $("current-step").textContent = currentStep(detail);
     $("session-error").hidden = !detail.error;
     $("session-error").textContent = detail.error || "";
+    renderHold(detail, running);
     renderSteps(detail, events);
     renderTimeline(detail, events, start, end);
     renderConversation(detail, events);
     renderRuns(detail, events);
     renderEventLog(events);
+  }
+
+  function renderHold(detail, running) {
+    const hold = $("session-hold");
+    let text = "";
+    if (detail.paused) {
+      const why = detail.paused.reason ? `: ${detail.paused.reason}` : "";
+      text = `Paused since ${clock(ms(detail.paused.at))} by ${detail.paused.by}${why}. ` +
+        "No new host or move starts; what is in flight finishes.";
+    } else if (detail.held && detail.held.why === "window") {
+      text = detail.held.until
+        ? `Waiting for a maintenance window: the next opens at ${clock(ms(detail.held.until))}.`
+        : "Outside its maintenance windows, and none is left.";
+    }
+    hold.textContent = text;
+    hold.hidden = !text;
+    hold.dataset.hold = detail.paused ? "paused" : (detail.held ? detail.held.why : "");
+    const windows = detail.windows || { windows: [], weekly: [] };
+    const parts = [
+      ...windows.windows.map((w) => `${clock(ms(w.start))} to ${clock(ms(w.end))}`),
+      ...windows.weekly.map((w) => `${w.days.join(", ")} ${w.start} to ${w.end} UTC`),
+    ];
+    $("session-windows").textContent = parts.length ? `Windows: ${parts.join(" · ")}` : "";
+    $("session-windows").hidden = !parts.length;
+    const controls = $("session-controls");
+    controls.hidden = !running;
+    $("pause-button").hidden = Boolean(detail.paused);
+    $("pause-reason").hidden = Boolean(detail.paused);
+    controls.querySelector("label").hidden = Boolean(detail.paused);
+    $("resume-button").hidden = !detail.paused;
+  }
+
+  async function pauseOrResume(body) {
+    if (!shown) return;
+    try {
+      await put(sessionUrl(shown.id), body);
+      setStatus(null);
+      $("pause-reason").value = "";
+      await refreshSession(shown);
+    } catch (error) {
+      setStatus(error);
+    }
+  }
+
+  function pausedSpans(events, end) {
+    const spans = [];
+    for (const event of events) {
+      if (event.kind === "session.paused") spans.push({ from: ms(event.at), to: end, event });
+      if (event.kind === "session.resumed" && spans.length && spans[spans.length - 1].to === end) {
+        spans[spans.length - 1].to = ms(event.at);
+      }
+    }
+    return spans;
   }
 
   function currentStep(detail) {
@@ -394,6 +462,19 @@
     }
     root.append(band);
 
+    // Paused time: a hatched veil over every row, from the pause to the resume.
+    const veils = svg("g", { class: "paused-spans" });
+    for (const span of pausedSpans(events, end)) {
+      const x0 = x(span.from);
+      const rect = svg("rect", {
+        x: x0, y: 2, width: Math.max(x(span.to) - x0, 2), height: top + rowHeight * hosts.length - 2,
+        class: "paused-span",
+      });
+      const data = span.event.data || {};
+      const why = data.reason ? `: ${data.reason}` : "";
+      veils.append(tooltip(rect, `paused by ${data.by}${why}, ${clock(span.from)} to ${clock(span.to)}`));
+    }
+
     // Host rows.
     const segments = hostSegments(detail, events, start, end);
     hosts.forEach((host, i) => {
@@ -417,6 +498,8 @@
       }
       root.append(row);
     });
+
+    root.append(veils);
 
     // Action plug-in runs: a dark stripe at the bottom of each host's row.
     for (const run of detail.action_runs) {
@@ -640,6 +723,12 @@
       input.value = "";
       show();
     });
+    $("session-controls").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const reason = $("pause-reason").value.trim();
+      pauseOrResume(reason ? { action: "pause", reason } : { action: "pause" });
+    });
+    $("resume-button").addEventListener("click", () => pauseOrResume({ action: "resume" }));
     $("event-log-box").addEventListener("toggle", () => {
       if (shown) renderEventLog(shown.events);
     });

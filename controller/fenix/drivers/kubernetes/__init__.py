@@ -1,8 +1,8 @@
 """Kubernetes as a cloud: nodes are hosts, namespaces projects, pods instances.
 
 ``KubernetesDriver`` talks to a cluster through the official ``kubernetes`` client (an optional
-dependency: ``pip install 'fenix-ansible[kubernetes]'``); ``simulator`` serves a simulated API
-server for tests and demos.
+dependency: ``pip install 'fenix-ansible[kubernetes]'``); ``fenix.simulators.kubernetes`` serves a
+simulated API server for tests and demos.
 """
 
 from .connection import KubernetesApiError

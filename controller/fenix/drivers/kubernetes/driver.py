@@ -149,6 +149,14 @@ class KubernetesDriver(CloudDriver):
     def list_hosts(self) -> list[HostInfo]:
         return [pods.host_info(n) for n in self._list("listing nodes", self.core.list_node)]
 
+    def get_host(self, host: str) -> HostInfo:
+        try:
+            return pods.host_info(self._call(f"reading node {host}", self.core.read_node, host))
+        except KubernetesApiError as exc:
+            if exc.status == 404:
+                raise UnknownHostError(f"no node named {host!r}") from exc
+            raise
+
     def disable_host(self, host: str, reason: str) -> None:
         """Cordon the node, recording ``reason`` in its annotation."""
         patch = {

@@ -17,6 +17,8 @@ CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kube
 """A node with either label is a CONTROLLER host (``master`` is the pre-1.24 kubeadm name)."""
 MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
 REASON_ANNOTATION = "fenix.maintenance/disabled-reason"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+"""The well-known label of a node's zone, set by the cloud provider or the admin."""
 """Set on a node by disable_host (with the reason it was cordoned), removed by enable_host."""
 REPLICA_KEEPERS = frozenset({"ReplicaSet", "ReplicationController", "StatefulSet"})
 """Controllers that keep a replica count: an evicted pod of theirs gets a replacement."""
@@ -125,6 +127,7 @@ def host_info(node) -> HostInfo:
             "taints": [f"{t.key}:{t.effect}" for t in (spec.taints if spec else None) or []],
             "allocatable": dict(allocatable),
         },
+        zone=labels.get(ZONE_LABEL) or None,
     )
 
 

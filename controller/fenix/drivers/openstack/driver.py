@@ -156,6 +156,7 @@ class OpenStackDriver(CloudDriver):
                         "hypervisor_hostname": hypervisor.get("hypervisor_hostname"),
                         "vcpus_used": hypervisor.get("vcpus_used"),
                     },
+                    zone=compute.availability_zone or None,
                 )
             )
         order = {HostKind.COMPUTE: 0, HostKind.CONTROLLER: 1}

@@ -10,9 +10,11 @@ import yaml
 
 from fenix.drivers.base import DriverError, HostKind, UnknownHostError
 from fenix.drivers.openstack import OpenStackDriver
-from fenix.drivers.openstack.simulator import clouds_yaml_entry
+from fenix.simulators.openstack import clouds_yaml_entry
+from tests.controller.openstack_warnings import OPENSTACKSDK_MARKS
+from tests.controller.simulators.openstack.fixtures import connect
 
-from .conftest import connect
+pytestmark = OPENSTACKSDK_MARKS
 
 
 @pytest.fixture

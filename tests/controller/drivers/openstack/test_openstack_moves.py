@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 
 from fenix.drivers.base import ActionStatus, DriverError, UnknownInstanceError
+from tests.controller.openstack_warnings import OPENSTACKSDK_MARKS
+
+pytestmark = OPENSTACKSDK_MARKS
 
 
 def _server(cloud, name):

@@ -8,12 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from fenix.drivers.simulated import (
-    SimulatedCloud,
-    SimulatedCloudConfig,
-    SimulatedDriver,
-    start_sim_cloud,
-)
+from fenix.drivers.simulated import SimulatedDriver
+from fenix.simulators.cloud import SimulatedCloud, SimulatedCloudConfig, start_sim_cloud
 
 FAST = {
     "migrate_seconds": 0.05,

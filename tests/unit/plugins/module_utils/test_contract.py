@@ -1,8 +1,8 @@
 """The modules' copy of the contract's names must equal the controller's own.
 
 Modules cannot import ``fenix`` (AnsiballZ ships only module_utils), so _contract.py copies
-fenix.engine.states; this test is what keeps the copy honest. It imports fenix when it is
-installed, and otherwise reads controller/fenix/engine/states.py as text.
+fenix.states; this test is what keeps the copy honest. It imports fenix when it is
+installed, and otherwise reads controller/fenix/states.py as text.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from ansible_collections.fenix.maintenance.plugins.module_utils import _contract
 
-STATES_FILE = Path(__file__).resolve().parents[4] / "controller" / "fenix" / "engine" / "states.py"
+STATES_FILE = Path(__file__).resolve().parents[4] / "controller" / "fenix" / "states.py"
 
 
 def _enum_values_from_source(source: str) -> dict[str, list[str]]:
@@ -46,10 +46,10 @@ def _reply_steps_from_source(source: str) -> set[str]:
 def controller_names() -> dict[str, object]:
     """The controller's names: from the fenix package, or parsed from its source file."""
     try:
-        from fenix.engine import states
+        from fenix import states
     except ImportError:
         if not STATES_FILE.exists():
-            pytest.skip("neither the fenix package nor controller/fenix/engine/states.py is here")
+            pytest.skip("neither the fenix package nor controller/fenix/states.py is here")
         source = STATES_FILE.read_text(encoding="utf-8")
         enums = _enum_values_from_source(source)
         return {
@@ -102,7 +102,7 @@ def test_planned_event_name_is_the_controllers(controller_names):
 
 def test_source_parser_agrees_with_the_package():
     """The text fallback reads states.py as the package does (checked where both exist)."""
-    states = pytest.importorskip("fenix.engine.states")
+    states = pytest.importorskip("fenix.states")
     enums = _enum_values_from_source(STATES_FILE.read_text(encoding="utf-8"))
     assert enums["SessionState"] == [str(s) for s in states.SessionState]
     assert _reply_steps_from_source(STATES_FILE.read_text(encoding="utf-8")) == {

@@ -153,3 +153,40 @@ def test_a_controller_without_etags_is_followed_as_before(controller, capsys):
     assert code == 0
     assert result["session"]["state"] == "MAINTENANCE_DONE"
     assert controller.asked == [None, None, None]
+
+
+def test_check_mode_on_a_controller_that_cannot_plan_warns_and_creates_nothing(controller, capsys):
+    # This controller serves no API document, as OpenStack Fenix does not.
+    url = f"http://127.0.0.1:{controller.server_address[1]}"
+    args = dict(url=url, hosts=["compute-1"], _ansible_check_mode=True)
+    code, result = run_module(args, capsys)
+    assert code == 0
+    assert result["changed"] and result["created"]
+    assert "plan" not in result and "session_id" not in result
+    # A warning is a string, or a structured summary on newer ansible-core.
+    assert "cannot plan a session" in json.dumps(result["warnings"])
+
+
+def _params(**given):
+    params = dict(
+        name=None,
+        hosts=[],
+        workflow="vnf",
+        metadata={},
+        actions=[],
+        download=[],
+        maintenance_at=None,
+        max_hosts_per_zone=None,
+        gates=[],
+        gate_timeout=600,
+        gate_interval=10,
+        windows=[],
+        weekly_windows=[],
+    )
+    params.update(given)
+    return params
+
+
+def test_the_limit_per_zone_is_sent_only_when_set():
+    assert maintenance_session.create_body(_params(max_hosts_per_zone=1))["max_hosts_per_zone"] == 1
+    assert "max_hosts_per_zone" not in maintenance_session.create_body(_params())

@@ -1,0 +1,8 @@
+"""The simulated Kubernetes API server of tests/controller/simulators/kubernetes/fixtures.py,
+for the simulator's tests."""
+
+from tests.controller.simulators.kubernetes.fixtures import (  # noqa: F401  (fixtures)
+    _stoppers,
+    kube,
+    make_kube,
+)
