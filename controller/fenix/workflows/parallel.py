@@ -173,7 +173,7 @@ class ParallelMaintenance:
         try:
             if not self._loaded:
                 self.load()
-                self._resume(step, maintain)
+                self._resume(step)
             while True:
                 self.ctx.check_stop()
                 if self._deleted():
@@ -589,7 +589,7 @@ class ParallelMaintenance:
                 self.ctx.session_id, "instance.gone", instance_id, job.host, where or "deleted"
             )
 
-    def _resume(self, step: ProjectStep, maintain: bool) -> None:
+    def _resume(self, step: ProjectStep) -> None:
         """Pick up hosts, asks and moves left by an earlier run of this session."""
         with self.ctx.db.transaction() as repo:
             rows = repo.session_instances(self.ctx.session_id)
@@ -637,10 +637,11 @@ class ParallelMaintenance:
             if instance_id in moving:
                 action, action_id, state, _source = moving[instance_id]
                 self._rewatch(instance_id, action, action_id, state, details[instance_id])
-        if maintain:
-            for host in self.cluster.hosts.values():
-                if host.state == HostState.IN_MAINTENANCE:
-                    self._submit_maintenance(host.name)
+        # A host emptied in PREPARE_MAINTENANCE is maintained there too (hosts_to_maintain):
+        # whatever the step, one found IN_MAINTENANCE has nobody at work on it now.
+        for host in self.cluster.hosts.values():
+            if host.state == HostState.IN_MAINTENANCE:
+                self._submit_maintenance(host.name)
 
     def _rewatch(self, instance_id: str, action, action_id, state, info: dict) -> None:
         """A move recorded by an earlier run: wait for it, or start it again."""

@@ -148,9 +148,26 @@ def _busiest_moment(db: Database, session_id: str) -> dict | None:
     return None
 
 
-def _run_and_kill(stack: Stack) -> tuple[str, ControllerProcess, dict[str, list[str]]]:
-    """Start a vnf session over every host; at its busiest, SIGKILL the controller running it.
-    Returns the session, the controller killed, and the groups."""
+def _maintaining_while_preparing(db: Database, session_id: str) -> dict | None:
+    """Still in PREPARE_MAINTENANCE, one host of the first wave already emptied and in
+    maintenance while another is still being emptied."""
+    with db.transaction() as repo:
+        session = repo.get_session(session_id)
+        states = {h.name: h.state for h in session.hosts}
+        if session.state != "PREPARE_MAINTENANCE":
+            return None
+    maintaining = [h for h, state in states.items() if state == "IN_MAINTENANCE"]
+    preparing = [h for h, state in states.items() if state == "PREPARING"]
+    if maintaining and preparing:
+        return {"maintaining": maintaining, "preparing": preparing}
+    return None
+
+
+def _run_and_kill(
+    stack: Stack, moment=_busiest_moment
+) -> tuple[str, ControllerProcess, dict[str, list[str]]]:
+    """Start a vnf session over every host; at `moment` (by default its busiest), SIGKILL the
+    controller running it. Returns the session, the controller killed, and the groups."""
     groups = _constrain(stack)
     created = requests.post(
         f"{stack.balancer.url}/v1/maintenance",
@@ -161,7 +178,9 @@ def _run_and_kill(stack: Stack) -> tuple[str, ControllerProcess, dict[str, list[
     session_id = created.json()["session_id"]
     db = Database(stack.db_url)
     try:
-        wait_until(lambda: _busiest_moment(db, session_id), timeout=90, what="the busiest moment")
+        wait_until(
+            lambda: moment(db, session_id), timeout=90, what=moment.__doc__.splitlines()[0]
+        )
         with db.transaction() as repo:
             owner = repo.get_session(session_id).owner
     finally:
@@ -248,6 +267,19 @@ def test_a_vnf_session_killed_at_its_busiest_is_finished_by_a_restart(make_stack
     stack = make_stack(database_url, ["only"])
 
     session_id, killed, groups = _run_and_kill(stack)
+    killed.start()
+
+    _check_finished_whole(stack, session_id, groups)
+
+
+def test_a_vnf_session_killed_with_a_host_in_maintenance_before_its_wave_is_empty_is_finished(
+    make_stack, database_url
+):
+    """The host already in maintenance when PREPARE_MAINTENANCE resumes is maintained, not left
+    IN_MAINTENANCE with nobody at work on it (the session then ended blocked)."""
+    stack = make_stack(database_url, ["only"])
+
+    session_id, killed, groups = _run_and_kill(stack, _maintaining_while_preparing)
     killed.start()
 
     _check_finished_whole(stack, session_id, groups)
