@@ -178,9 +178,7 @@ def _run_and_kill(
     session_id = created.json()["session_id"]
     db = Database(stack.db_url)
     try:
-        wait_until(
-            lambda: moment(db, session_id), timeout=90, what=moment.__doc__.splitlines()[0]
-        )
+        wait_until(lambda: moment(db, session_id), timeout=90, what=moment.__doc__.splitlines()[0])
         with db.transaction() as repo:
             owner = repo.get_session(session_id).owner
     finally:
