@@ -20,7 +20,7 @@ from fenix.states import HostState, InstanceAction, ProjectStep, SessionState
 from fenix.workflows.conversation import Conversation, Reply
 from fenix.workflows.gates import GateKeeper
 from fenix.workflows.hold import HoldGate
-from fenix.workflows.hosts import HostMaintenance
+from fenix.workflows.hosts import HostMaintenance, TakenOut
 from fenix.workflows.moves import InstanceMover, MoveFailed, instances_by_project
 
 LOG = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ class BaseWorkflow:
         self.hosts = HostMaintenance(ctx, self.run_actions, self.mover.view)
         self.hold = HoldGate(ctx)
         self.gates = GateKeeper(ctx)
+        self._kinds: dict[str, str] = {}
 
     # -- the loop ------------------------------------------------------------------------
     def run(self) -> None:
@@ -140,8 +141,12 @@ class BaseWorkflow:
             return [h.name for h in repo.session_host_rows(self.ctx.session_id) if predicate(h)]
 
     def host_kind(self, host: str) -> str:
-        with self.ctx.db.transaction() as repo:
-            return repo.session_host(self.ctx.session_id, host).kind
+        """A host's kind, which never changes in a session: read for every host at once."""
+        if host not in self._kinds:
+            with self.ctx.db.transaction() as repo:
+                rows = repo.session_host_rows(self.ctx.session_id)
+            self._kinds = {h.name: h.kind for h in rows}
+        return self._kinds[host]
 
     def instances(self, host: str | None = None) -> list[SessionInstance]:
         """The session's instances still there; only one host's reads only that host's."""
@@ -160,14 +165,9 @@ class BaseWorkflow:
             session = repo.get_session(self.ctx.session_id, with_deleted=True)
             session.cursor = {**(session.cursor or {}), **marks}
 
-    def sync_instances(self, host: str | None = None) -> None:
+    def sync_instances(self) -> None:
         """Record which instances are on the session's hosts now (managers scale, clouds move).
-
-        With `host`, only what is on that host: the cloud lists that host alone and only its
-        rows are read, so emptying one host costs the same on 10 hosts as on 1,000."""
-        if host is not None:
-            self._sync_host(host)
-            return
+        (sync_host does the same for one host.)"""
         hosts = set(self.session_hosts())
         listing = self.ctx.driver.list_instances()
         self.mover.view.load(listing)
@@ -201,7 +201,10 @@ class BaseWorkflow:
             for project_id in {i.project_id for i in session.instances}:
                 repo.project(session, project_id)
 
-    def _sync_host(self, host: str) -> None:
+    def sync_host(self, host: str) -> list[SessionInstance]:
+        """sync_instances for one host, returning the session's instances on it now: the cloud
+        lists that host alone and only its rows are read, so emptying one host costs the same
+        on 10 hosts as on 1,000."""
         listing = self.ctx.driver.list_instances(host=host)
         self.mover.view.host_seen(host, listing)
         seen = {i.instance_id: i for i in listing}
@@ -247,6 +250,7 @@ class BaseWorkflow:
                 session = repo.get_session(session_id, with_deleted=True)
                 for project_id in sorted(new_projects):
                     repo.project(session, project_id)
+            return repo.session_instances_on(session_id, [host])  # the query flushes first
 
     # -- shared steps ----------------------------------------------------------------------
     def check_replies(self, replies: dict[str, Reply], step: ProjectStep) -> None:
@@ -269,8 +273,7 @@ class BaseWorkflow:
         arrives after the host was looked at: each round asks about and moves what arrived
         during the one before, up to EMPTY_ROUNDS."""
         for round_ in range(EMPTY_ROUNDS):
-            self.sync_instances(host)
-            affected = instances_by_project(self.instances(host))
+            affected = instances_by_project(self.sync_host(host))
             if round_ and not affected:
                 return
             key = f"{step}:{host}" + (f":{round_}" if round_ else "")
@@ -282,13 +285,13 @@ class BaseWorkflow:
                     actions.update(reply.instance_actions)
             self.mover.empty_host(host, actions, self.default_action())
             self.talk.inform(ProjectStep.ADMIN_ACTION_DONE, affected)
-        self.sync_instances(host)
-        left = [i.instance_id for i in self.instances(host)]
+        left = [i.instance_id for i in self.sync_host(host)]
         if left:
             raise WorkflowError(f"{host} is not empty after the moves: {', '.join(left)}")
 
-    def maintain(self, host: str) -> None:
-        self.hosts.maintain(host, self.host_kind(host))
+    def maintain(self, host: str, *, taken_out: TakenOut | None = None) -> None:
+        """`taken_out`: what take_out_of_service said of the host in this run, if it was."""
+        self.hosts.maintain(host, self.host_kind(host), taken_out=taken_out)
 
     def run_actions(self, types: list[str], hosts: list[str]) -> None:
         """Run the session's action plug-ins of these types over these hosts, in order."""

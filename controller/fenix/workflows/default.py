@@ -81,10 +81,10 @@ class DefaultWorkflow(BaseWorkflow):
             self.check_deleted()
             if not self._may_start(host):
                 return
-            self.hosts.take_out_of_service(host)
+            taken_out = self.hosts.take_out_of_service(host)
             self.empty_host(host, ProjectStep.PLANNED_MAINTENANCE)
             self.check_deleted()  # emptied: given back unmaintained if the admin said stop
-            self.maintain(host)
+            self.maintain(host, taken_out=taken_out)
             if not self._healthy_after(host):
                 return
         self.transition(S.MAINTENANCE_COMPLETE)

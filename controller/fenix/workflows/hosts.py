@@ -14,11 +14,20 @@ service. It stays as it was found.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from fenix.engine.context import SessionContext
 from fenix.notify import notifier
 from fenix.states import EventType, HostState
 from fenix.workflows.cloudview import CloudView
+
+
+@dataclass(frozen=True)
+class TakenOut:
+    """A host this run took out of service (the cloud has it disabled now)."""
+
+    found_disabled: bool
+    """It was out of service before the session took it: not the session's to give back."""
 
 
 class HostMaintenance:
@@ -28,18 +37,25 @@ class HostMaintenance:
         self._view = view
         """The workflow's view of the cloud, told of each host taken out and given back."""
 
-    def take_out_of_service(self, host: str) -> None:
+    def take_out_of_service(self, host: str) -> TakenOut:
         """Disable the host (PREPARING) so that nothing new lands on it while it is emptied."""
         found_disabled = self._note_found_state(host)
         self._set(host, HostState.PREPARING, disabled=True, only_from={HostState.PENDING})
         if not found_disabled:
             self._disable(host)
+        return TakenOut(found_disabled)
 
-    def maintain(self, host: str, kind: str, *, disabled: bool = False) -> None:
+    def maintain(
+        self, host: str, kind: str, *, disabled: bool = False, taken_out: TakenOut | None = None
+    ) -> None:
         """The host is empty: IN_MAINTENANCE, run its action plug-ins, then bring it back.
 
-        `disabled`: the caller has seen the cloud disable the host (no need to ask again)."""
-        found_disabled = self._note_found_state(host) if not disabled else False
+        `disabled`: the caller has seen the cloud disable the host (no need to ask again);
+        `taken_out`: what take_out_of_service said of it in this run (nor to look again)."""
+        if taken_out is not None:
+            found_disabled, disabled = taken_out.found_disabled, True
+        else:
+            found_disabled = self._note_found_state(host) if not disabled else False
         self._set(host, HostState.IN_MAINTENANCE, disabled=True, notify=True)
         started = time.monotonic()
         if not disabled and not found_disabled:
