@@ -5,19 +5,24 @@ emptied made a session over N hosts cost N listings of 10 N instances (and N lis
 hosts): quadratic. The view is read with one listing of each when first needed in a step and
 then kept: each listing of one host replaces what that host holds, each move that ends puts
 its instance where it went, each host the session takes out of service or gives back is
-marked so. What others do meanwhile (another session's moves and hosts, managers scaling)
-shows up in the next step's listing, or sooner as a refusal from the cloud, after which the
-caller forgets the view and looks again. A host's room is counted from one moment's listings,
-used and reserved (moves in flight) together, so an old view errs on the side of less room.
+marked so, and so is each state the session gives its hosts. What others do meanwhile
+(another session's moves and hosts, managers scaling) shows up in the next step's listing, or
+sooner as a refusal from the cloud, after which the caller forgets the view and looks again.
+A host's room is counted from one moment's listings, used and reserved (moves in flight)
+together, so an old view errs on the side of less room.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
-from fenix.drivers.base import CloudDriver, HostInfo, InstanceInfo
+from fenix.drivers.base import CloudDriver, HostInfo, HostKind, InstanceInfo
+from fenix.planner.cloud import Host
+
+SessionPlaces = Mapping[str, tuple[str, int]]
+"""The session's hosts: name -> (state, position)."""
 
 
 class CloudView:
@@ -27,6 +32,9 @@ class CloudView:
         self._on: dict[str, set[str]] = {}
         self._used: Counter[str] = Counter()
         self._hosts: dict[str, HostInfo] | None = None
+        self._places: dict[str, Host] | None = None
+        """Every host as a target, with the session's state of it (None: outside it)."""
+        self._reserved: dict[str, int] = {}
 
     @property
     def loaded(self) -> bool:
@@ -36,6 +44,7 @@ class CloudView:
         """Read the cloud again when next asked (a new step, or the cloud refused a move)."""
         self._where = None
         self._hosts = None
+        self._places = None
 
     def hosts(self) -> list[HostInfo]:
         """Every host of the cloud, as listed once in this step and marked since."""
@@ -47,6 +56,32 @@ class CloudView:
         """The session has just taken `host` out of service (False) or given it back."""
         if self._hosts is not None and host in self._hosts:
             self._hosts[host] = replace(self._hosts[host], enabled=enabled)
+        if self._places is not None and host in self._places:
+            self._places[host] = replace(self._places[host], enabled=enabled)
+
+    def places(
+        self, read_session: Callable[[], SessionPlaces]
+    ) -> tuple[list[Host], dict[str, int]]:
+        """Every host as a target, and the room moves in flight will take on each (another
+        session's too, where the cloud says: the simulated one does). The session's states are
+        read (`read_session`) once per step, then kept as the session changes them: a read of
+        its every host for each host emptied was quadratic."""
+        if self._places is None:
+            ours = read_session()
+            self._places, self._reserved = {}, {}
+            for info in self.hosts():
+                state, position = ours.get(info.name, (None, 0))
+                compute = info.kind == HostKind.COMPUTE
+                self._places[info.name] = Host(
+                    info.name, info.capacity, compute, info.enabled, state, position
+                )
+                self._reserved[info.name] = int(info.details.get("reserved") or 0)
+        return list(self._places.values()), self._reserved
+
+    def session_state(self, host: str, state: str) -> None:
+        """The session has just given `host` this state."""
+        if self._places is not None and host in self._places:
+            self._places[host] = replace(self._places[host], state=state)
 
     def load(self, listing: Iterable[InstanceInfo] | None = None) -> None:
         """Take a listing of the whole cloud (made now if not given) as the view."""

@@ -154,6 +154,8 @@ class HostMaintenance:
             row.maintained = row.maintained or maintained
             if row.state != state:
                 repo.set_host_state(row, state)
+                if self._view is not None:
+                    self._view.session_state(host, state)
             if maintained:  # the count sees the row above: the query flushes it first
                 hosts, done = repo.count_session_hosts(session.id)
                 session.percent_done = min(99, int(100 * done / max(hosts, 1)))

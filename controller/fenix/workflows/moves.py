@@ -12,9 +12,8 @@ import time
 from collections.abc import Iterable
 
 from fenix.db.models import SessionInstance
-from fenix.drivers.base import ActionResult, ActionStatus, DriverError, HostKind
+from fenix.drivers.base import ActionResult, ActionStatus, DriverError
 from fenix.engine.context import SessionContext
-from fenix.planner.cloud import Host
 from fenix.planner.one_at_a_time import first_fit, room_by_preference
 from fenix.states import ActionState, InstanceAction
 from fenix.timeutil import utcnow
@@ -218,19 +217,13 @@ class InstanceMover:
     def free_capacity(self, exclude: str) -> dict[str, int]:
         """Room on each host an instance may go to, best places first (the planner's order,
         fenix.planner.one_at_a_time)."""
-        used = self.view.used()
+        hosts, reserved = self.view.places(self._session_places)
+        return room_by_preference(hosts, self.view.used(), reserved, exclude=exclude)
+
+    def _session_places(self) -> dict[str, tuple[str, int]]:
         with self.ctx.db.transaction() as repo:
             rows = repo.session_host_rows(self.ctx.session_id)
-            ours = {h.name: (h.state, h.position) for h in rows}
-        hosts, reserved = [], {}
-        for info in self.view.hosts():
-            state, position = ours.get(info.name, (None, 0))
-            compute = info.kind == HostKind.COMPUTE
-            hosts.append(Host(info.name, info.capacity, compute, info.enabled, state, position))
-            # Room that moves in flight (another session's too) will take is not free; the
-            # cloud says how much where it can (the simulated one does).
-            reserved[info.name] = int(info.details.get("reserved") or 0)
-        return room_by_preference(hosts, used, reserved, exclude=exclude)
+            return {h.name: (h.state, h.position) for h in rows}
 
     def _elsewhere(self, instance_id: str, host: str, refusal: str) -> bool:
         """The cloud refused the move's target (another session took its room since we
