@@ -8,11 +8,9 @@ learns where it listens; SIGTERM or SIGINT stops it.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
-import signal
 import sys
-import threading
+
+from fenix.simulators.cli import add_config_options, config_from, serve_until_signalled
 
 from .cloud import SimulatedCloudConfig
 from .server import start_sim_cloud
@@ -24,30 +22,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 takes a free port")
-    defaults = SimulatedCloudConfig()
-    for f in dataclasses.fields(SimulatedCloudConfig):
-        parser.add_argument(
-            f"--{f.name.replace('_', '-')}",
-            dest=f.name,
-            type=type(getattr(defaults, f.name)),
-            default=getattr(defaults, f.name),
-        )
+    add_config_options(parser, SimulatedCloudConfig)
     args = parser.parse_args(argv)
-    config = SimulatedCloudConfig(
-        **{f.name: getattr(args, f.name) for f in dataclasses.fields(SimulatedCloudConfig)}
+    cloud, handle = start_sim_cloud(
+        config_from(args, SimulatedCloudConfig), host=args.host, port=args.port
     )
-    cloud, handle = start_sim_cloud(config, host=args.host, port=args.port)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    print(json.dumps({"url": handle.url}), flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
+
+    def stop() -> None:
         handle.stop()
         cloud.close()
-    return 0
+
+    return serve_until_signalled({"url": handle.url}, stop)
 
 
 if __name__ == "__main__":

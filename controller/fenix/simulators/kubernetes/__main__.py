@@ -8,11 +8,9 @@ SIGINT stops it.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
-import signal
 import sys
-import threading
+
+from fenix.simulators.cli import add_config_options, config_from, serve_until_signalled
 
 from .cluster import SimClusterConfig
 from .server import start_sim_cluster
@@ -32,31 +30,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="start with nodes and system namespaces only",
     )
-    defaults = SimClusterConfig()
-    for f in dataclasses.fields(SimClusterConfig):
-        if f.name in ("token", "workloads"):
-            continue
-        parser.add_argument(
-            f"--{f.name.replace('_', '-')}",
-            dest=f.name,
-            type=type(getattr(defaults, f.name)),
-            default=getattr(defaults, f.name),
-        )
+    add_config_options(parser, SimClusterConfig, skip=("token", "workloads"))
     args = parser.parse_args(argv)
-    config = SimClusterConfig(
-        **{f.name: getattr(args, f.name) for f in dataclasses.fields(SimClusterConfig)}
+    _cluster, handle = start_sim_cluster(
+        config_from(args, SimClusterConfig), host=args.host, port=args.port
     )
-    _cluster, handle = start_sim_cluster(config, host=args.host, port=args.port)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    print(json.dumps({"url": handle.url}), flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        handle.stop()
-    return 0
+    return serve_until_signalled({"url": handle.url}, handle.stop)
 
 
 if __name__ == "__main__":

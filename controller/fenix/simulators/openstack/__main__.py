@@ -9,9 +9,8 @@ SIGTERM or SIGINT stops it.
 from __future__ import annotations
 
 import argparse
-import json
-import signal
-import threading
+
+from fenix.simulators.cli import serve_until_signalled
 
 from .app import start_simulator
 from .cloud import SimulatedOpenStack, SimulatorConfig
@@ -57,17 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     sim, handle = start_simulator(config, host=args.host, port=args.port)
     populate(sim, args.computes, args.vcpus, args.servers_per_host)
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    print(json.dumps({"url": handle.url, "cloud": clouds_yaml_entry(sim, handle.url)}), flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
+
+    def stop() -> None:
         handle.stop()
         sim.close()
-    return 0
+
+    first_line = {"url": handle.url, "cloud": clouds_yaml_entry(sim, handle.url)}
+    return serve_until_signalled(first_line, stop)
 
 
 if __name__ == "__main__":
