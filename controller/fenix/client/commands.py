@@ -470,15 +470,13 @@ def _follow(client: FenixClient, session_id: str, args: argparse.Namespace, out:
 
 def _delete(client: FenixClient, args: argparse.Namespace, out: IO[str]) -> int:
     answer = client.delete_session(args.session_id)
-    if args.json:
-        print(json.dumps(answer), file=out)
-    else:
-        print(
-            f"session {answer['session_id']} deleted (it was {answer['state']}); "
-            "it stops at a safe point and gives its hosts back",
-            file=out,
-        )
-    return OK
+    return _tell(
+        args,
+        out,
+        answer,
+        f"session {answer['session_id']} deleted (it was {answer['state']}); "
+        "it stops at a safe point and gives its hosts back",
+    )
 
 
 def _pause(client: FenixClient, args: argparse.Namespace, out: IO[str]) -> int:
@@ -486,23 +484,23 @@ def _pause(client: FenixClient, args: argparse.Namespace, out: IO[str]) -> int:
     if args.reason:
         fields["reason"] = args.reason
     answer = client.update_session(args.session_id, **fields)
-    if args.json:
-        print(json.dumps(answer), file=out)
-    else:
-        print(
-            f"session {answer['session_id']} paused in {answer['state']}: no new host or move "
-            "starts; what is in flight finishes. `fenix session resume` lets it go on",
-            file=out,
-        )
-    return OK
+    return _tell(
+        args,
+        out,
+        answer,
+        f"session {answer['session_id']} paused in {answer['state']}: no new host or move "
+        "starts; what is in flight finishes. `fenix session resume` lets it go on",
+    )
 
 
 def _resume(client: FenixClient, args: argparse.Namespace, out: IO[str]) -> int:
     answer = client.update_session(args.session_id, action="resume")
-    if args.json:
-        print(json.dumps(answer), file=out)
-    else:
-        print(f"session {answer['session_id']} resumed in {answer['state']}", file=out)
+    return _tell(args, out, answer, f"session {answer['session_id']} resumed in {answer['state']}")
+
+
+def _tell(args: argparse.Namespace, out: IO[str], answer: dict, text: str) -> int:
+    """The controller's answer to a change: as it came (--json), or said in a line."""
+    print(json.dumps(answer) if args.json else text, file=out)
     return OK
 
 
