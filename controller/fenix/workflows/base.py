@@ -148,11 +148,9 @@ class BaseWorkflow:
             self._kinds = {h.name: h.kind for h in rows}
         return self._kinds[host]
 
-    def instances(self, host: str | None = None) -> list[SessionInstance]:
-        """The session's instances still there; only one host's reads only that host's."""
+    def instances(self) -> list[SessionInstance]:
+        """The session's instances still there (sync_host gives one host's)."""
         with self.ctx.db.transaction() as repo:
-            if host is not None:
-                return repo.session_instances_on(self.ctx.session_id, [host])
             session = repo.get_session(self.ctx.session_id, with_deleted=True)
             return [i for i in session.instances if i.state not in ("DELETED", "EVICTED")]
 
