@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -57,3 +59,13 @@ def postgres_url():
     yield f"{base}/{name}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def _stoppers() -> Iterator[list[threading.Thread]]:
+    """The threads that stop the simulators' servers in the background (a waitress loop takes
+    up to 1 s to notice its close), joined once the tests are done."""
+    threads: list[threading.Thread] = []
+    yield threads
+    for thread in threads:
+        thread.join(10)

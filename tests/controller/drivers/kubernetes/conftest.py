@@ -2,7 +2,6 @@
 for the driver's tests."""
 
 from tests.controller.simulators.kubernetes.fixtures import (  # noqa: F401  (fixtures)
-    _stoppers,
     bare,
     kube,
     make_kube,

@@ -2,7 +2,6 @@
 tests/controller/simulators/openstack/fixtures.py, for the driver's tests."""
 
 from tests.controller.simulators.openstack.fixtures import (  # noqa: F401  (fixtures)
-    _stoppers,
     cloud,
     make_cloud,
 )

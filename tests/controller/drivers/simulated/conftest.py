@@ -26,15 +26,6 @@ class Sim:
     driver: SimulatedDriver
 
 
-@pytest.fixture(scope="session")
-def _stoppers() -> Iterator[list[threading.Thread]]:
-    """Servers stop in the background: a waitress loop takes up to 1 s to notice its close."""
-    threads: list[threading.Thread] = []
-    yield threads
-    for thread in threads:
-        thread.join(10)
-
-
 @pytest.fixture
 def make_sim(_stoppers) -> Iterator[Callable[..., Sim]]:
     started = []

@@ -2,7 +2,6 @@
 for the simulator's tests."""
 
 from tests.controller.simulators.kubernetes.fixtures import (  # noqa: F401  (fixtures)
-    _stoppers,
     kube,
     make_kube,
 )

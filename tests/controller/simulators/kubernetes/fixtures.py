@@ -42,15 +42,6 @@ class Kube:
         self._clients: list = []
 
 
-@pytest.fixture(scope="session")
-def _stoppers() -> Iterator[list[threading.Thread]]:
-    """Servers stop in the background: a waitress loop may take a moment to notice its close."""
-    threads: list[threading.Thread] = []
-    yield threads
-    for thread in threads:
-        thread.join(10)
-
-
 @pytest.fixture
 def make_kube(_stoppers) -> Iterator[Callable[..., Kube]]:
     """``make_kube(**SimClusterConfig fields)``: a cluster, its server and a driver for it."""

@@ -74,14 +74,6 @@ def connect_entry(entry: dict):
     return openstack.connect(load_yaml_config=False, load_envvars=False, **entry)
 
 
-@pytest.fixture(scope="session")
-def _stoppers() -> Iterator[list[threading.Thread]]:
-    threads: list[threading.Thread] = []
-    yield threads
-    for thread in threads:
-        thread.join(10)
-
-
 @pytest.fixture
 def make_cloud(_stoppers) -> Iterator[Callable[..., Cloud]]:
     started = []
