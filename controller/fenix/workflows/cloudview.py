@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 
-from fenix.drivers.base import CloudDriver, HostInfo, HostKind, InstanceInfo
+from fenix.drivers.base import CloudDriver, HostKind, InstanceInfo
 from fenix.planner.cloud import Host
 
 SessionPlaces = Mapping[str, tuple[str, int]]
@@ -31,7 +31,6 @@ class CloudView:
         self._where: dict[str, tuple[str, int]] | None = None
         self._on: dict[str, set[str]] = {}
         self._used: Counter[str] = Counter()
-        self._hosts: dict[str, HostInfo] | None = None
         self._places: dict[str, Host] | None = None
         """Every host as a target, with the session's state of it (None: outside it)."""
         self._reserved: dict[str, int] = {}
@@ -43,33 +42,25 @@ class CloudView:
     def forget(self) -> None:
         """Read the cloud again when next asked (a new step, or the cloud refused a move)."""
         self._where = None
-        self._hosts = None
         self._places = None
-
-    def hosts(self) -> list[HostInfo]:
-        """Every host of the cloud, as listed once in this step and marked since."""
-        if self._hosts is None:
-            self._hosts = {info.name: info for info in self.driver.list_hosts()}
-        return list(self._hosts.values())
 
     def in_service(self, host: str, enabled: bool) -> None:
         """The session has just taken `host` out of service (False) or given it back."""
-        if self._hosts is not None and host in self._hosts:
-            self._hosts[host] = replace(self._hosts[host], enabled=enabled)
         if self._places is not None and host in self._places:
             self._places[host] = replace(self._places[host], enabled=enabled)
 
     def places(
         self, read_session: Callable[[], SessionPlaces]
     ) -> tuple[list[Host], dict[str, int]]:
-        """Every host as a target, and the room moves in flight will take on each (another
+        """Every host of the cloud as a target, listed once in this step and marked since, and
+        the room moves in flight will take on each (another
         session's too, where the cloud says: the simulated one does). The session's states are
         read (`read_session`) once per step, then kept as the session changes them: a read of
         its every host for each host emptied was quadratic."""
         if self._places is None:
             ours = read_session()
             self._places, self._reserved = {}, {}
-            for info in self.hosts():
+            for info in self.driver.list_hosts():
                 state, position = ours.get(info.name, (None, 0))
                 compute = info.kind == HostKind.COMPUTE
                 self._places[info.name] = Host(
