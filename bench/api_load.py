@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
+import http.client
 import json
 import os
 import random
@@ -54,6 +56,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit
 
 import psutil
 import requests
@@ -277,6 +280,11 @@ class Sample:
 
 @dataclass
 class Load:
+    """The polling clients: `processes` processes of threads, `clients` threads in all, each
+    with one keep-alive connection (http.client, as light as a client gets in Python: the
+    load generator shares the controller's two cores, and requests cost it 2.4 ms of CPU a
+    poll against 0.4). Each process prints its samples when it is told to stop."""
+
     url: str
     admin: str
     session_id: str
@@ -284,69 +292,117 @@ class Load:
     think: float
     etags: bool = True
     """Ask again with If-None-Match (False: every poll a full answer, as before ETags)."""
-    samples: list[list[Sample]] = field(default_factory=list)
-    """One list per client thread: each appends to its own only."""
+    processes: int = 4
+    samples: list[Sample] = field(default_factory=list)
     started: float = 0.0
     seconds: float = 0.0
     """How long the clients ran."""
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _threads: list[threading.Thread] = field(default_factory=list)
+    cpu: float = 0.0
+    """CPU seconds the client processes took."""
+    _children: list[subprocess.Popen] = field(default_factory=list)
 
     def start(self) -> None:
-        for index in range(self.clients):
-            mine: list[Sample] = []
-            self.samples.append(mine)
-            thread = threading.Thread(target=self._client, args=(index, mine), daemon=True)
-            self._threads.append(thread)
+        spread = [self.clients // self.processes] * self.processes
+        for index in range(self.clients % self.processes):
+            spread[index] += 1
+        first = 0
+        for threads in spread:
+            if not threads:
+                continue
+            argv = [sys.executable, __file__, "--poll", self.url, self.session_id, str(first)]
+            argv += [str(threads), str(self.think), "1" if self.etags else "0"]
+            env = {**os.environ, "BENCH_ADMIN_TOKEN": self.admin}
+            self._children.append(
+                subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
+            )
+            first += threads
         self.started = time.monotonic()
-        for thread in self._threads:
-            thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(30)
         self.seconds = time.monotonic() - self.started
+        for child in self._children:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                self.cpu += _cpu_seconds(psutil.Process(child.pid))
+            child.send_signal(signal.SIGTERM)
+        for child in self._children:
+            out, _ = child.communicate(timeout=60)
+            self.samples += [Sample(**json.loads(line)) for line in out.splitlines() if line]
 
-    def _client(self, index: int, mine: list[Sample]) -> None:
-        rng = random.Random(index)
-        http = requests.Session()
-        http.headers["X-Auth-Token"] = self.admin
-        base = f"{self.url}/v1/maintenance"
-        urls = {"detail": f"{base}/{self.session_id}/detail", "list": base}
-        kinds = [kind for kind, _ in MIX]
-        weights = [weight for _, weight in MIX]
-        last_event = 0
-        etags: dict[str, str] = {}
-        """What this client last saw of each URL: asked again with If-None-Match, as a
-        browser's cache or `fenix session watch` asks."""
-        time.sleep(rng.random() * max(self.think, 0.05))  # do not start in lock step
-        while not self._stop.is_set():
-            kind = rng.choices(kinds, weights)[0]
-            url = urls.get(kind) or f"{base}/{self.session_id}/events?after={last_event}"
-            conditional = {"If-None-Match": etags[url]} if url in etags and self.etags else {}
-            started = time.perf_counter()
-            error, size, status = None, 0, 0
-            try:
-                response = http.get(url, timeout=60, headers=conditional)
-                size, status = len(response.content), response.status_code
-                if status not in (200, 304):
-                    error = f"HTTP {status}"
-                elif status == 200:
-                    if response.headers.get("ETag"):
-                        etags[url] = response.headers["ETag"]
-                    if kind == "events":
-                        events = response.json()["events"]
-                        last_event = events[-1]["id"] if events else last_event
-            except requests.RequestException as exc:
-                error = type(exc).__name__
-            mine.append(Sample(kind, time.perf_counter() - started, size, error, status))
-            if self.think:
-                self._stop.wait(self.think)
-        http.close()
 
-    def all_samples(self) -> list[Sample]:
-        return [sample for mine in self.samples for sample in mine]
+def poll(url: str, session_id: str, first: int, threads: int, think: float, etags: bool) -> int:
+    """The --poll process: `threads` clients polling until SIGTERM, then their samples on
+    stdout, a JSON line each."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    mine: list[list[Sample]] = [[] for _ in range(threads)]
+    workers = [
+        threading.Thread(
+            target=_client, args=(url, session_id, first + index, think, etags, stop, mine[index])
+        )
+        for index in range(threads)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    for samples in mine:
+        for sample in samples:
+            print(json.dumps(sample.__dict__))
+    return 0
+
+
+def _client(
+    url: str,
+    session_id: str,
+    index: int,
+    think: float,
+    etags: bool,
+    stop: threading.Event,
+    mine: list[Sample],
+) -> None:
+    rng = random.Random(index)
+    where = urlsplit(url)
+    connection = http.client.HTTPConnection(where.hostname, where.port, timeout=60)
+    base = "/v1/maintenance"
+    paths = {"detail": f"{base}/{session_id}/detail", "list": base}
+    kinds = [kind for kind, _ in MIX]
+    weights = [weight for _, weight in MIX]
+    admin = os.environ["BENCH_ADMIN_TOKEN"]
+    last_event = 0
+    tags: dict[str, str] = {}
+    """What this client last saw of each path: asked again with If-None-Match, as a
+    browser's cache or `fenix session watch` asks."""
+    time.sleep(rng.random() * max(think, 0.05))  # do not start in lock step
+    while not stop.is_set():
+        kind = rng.choices(kinds, weights)[0]
+        path = paths.get(kind) or f"{base}/{session_id}/events?since={last_event}"
+        headers = {"X-Auth-Token": admin, "Accept-Encoding": "gzip"}
+        if etags and path in tags:
+            headers["If-None-Match"] = tags[path]
+        started = time.perf_counter()
+        error, size, status = None, 0, 0
+        try:
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            body = response.read()
+            size, status = len(body), response.status
+            if status not in (200, 304):
+                error = f"HTTP {status}"
+            elif status == 200:
+                if response.getheader("ETag"):
+                    tags[path] = response.getheader("ETag")
+                if kind == "events":
+                    if response.getheader("Content-Encoding") == "gzip":
+                        body = gzip.decompress(body)
+                    last_event = json.loads(body)["next"]
+        except (OSError, http.client.HTTPException) as exc:
+            error = type(exc).__name__
+            connection.close()  # reconnects on the next request
+        mine.append(Sample(kind, time.perf_counter() - started, size, error, status))
+        if think:
+            stop.wait(think)
+    connection.close()
 
 
 # -- one run ---------------------------------------------------------------------------------
@@ -404,7 +460,6 @@ def _run_session(args, name: str, clients: int, stack: Stack) -> RunResult:
     response.raise_for_status()
     session_id = response.json()["session_id"]
     load = Load(stack.url, stack.admin, session_id, clients, args.think, not args.unconditional)
-    load_cpu_before = time.process_time()
     load.start()
     started = time.monotonic()
     limit = args.duration or args.timeout
@@ -416,7 +471,7 @@ def _run_session(args, name: str, clients: int, stack: Stack) -> RunResult:
             break
         time.sleep(1.0)
     load.stop()
-    load_cpu = time.process_time() - load_cpu_before
+    load_cpu = load.cpu
     controller_cpu = stack.controller_cpu() - cpu_before
     loadavg = os.getloadavg()
     events = FenixClient(stack.url, token=stack.admin, timeout=120).events(session_id)
@@ -488,7 +543,7 @@ def _figures(
         first_host=(complete[0] - created) if complete else None,
         controller_cpu=controller_cpu,
         load_cpu=load_cpu,
-        samples=load.all_samples(),
+        samples=load.samples,
         load_seconds=load.seconds,
         detail_bytes=detail_bytes,
         detail_ms=detail_ms,
@@ -570,6 +625,9 @@ def report(results: list[RunResult]) -> None:
 def main() -> int:
     if sys.argv[1:2] == ["--serve-managers"]:
         return serve_managers(*sys.argv[2:4])
+    if sys.argv[1:2] == ["--poll"]:
+        url, session_id, first, threads, think, etags = sys.argv[2:8]
+        return poll(url, session_id, int(first), int(threads), float(think), etags == "1")
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--hosts", type=int, default=200)
     parser.add_argument("--projects", type=int, default=20)

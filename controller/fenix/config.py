@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     read_slots: int = 4
     """Session reads (list, summary, detail, events) an API process builds at once; pollers
     beyond that wait their turn, while managers' replies and the admin's writes never do."""
+    busy_reads: int = Field(default=50, ge=0)
+    """Session reads a second past which an API process is busy: polls may then be given an
+    answer built a moment ago for another poll (fenix.api.read_load)."""
+    busy_read_max_age: float = Field(default=0.5, ge=0, le=10)
+    """How old (seconds) such an answer may be (0: every read from the database). An admin's
+    own changes to a session always show at once."""
     max_hosts: int = 10_000
     """The most hosts one session may name."""
     max_body_bytes: int = 1024 * 1024

@@ -10,7 +10,10 @@ newer than its tag (the next poll fetches it again), never older.
 A busy session changes several times a second, so flat-out pollers mostly get whole bodies:
 each version is encoded, and gzipped for the clients that accept it (browsers, requests), once
 per API process. The gzipped representation has a tag of its own (`<tag>-gzip`, as Apache's
-mod_deflate does), as a strong tag names one representation.
+mod_deflate does), as a strong tag names one representation. While the API is busy, a read
+may be given the newest answer of its kind built a moment ago instead (fenix.api.read_load):
+the cache remembers, for each kind (a session's detail of one shape, say), which answer is
+the newest and when its rows were read.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import threading
+import time
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -105,11 +109,22 @@ def encode_json(body: Any) -> bytes:
 @dataclass
 class _Answer:
     body: bytes
+    as_of: float = 0.0
+    """When (time.monotonic) what it shows was last known current: its tag was read then."""
     gzipped: bytes | None = None
 
     @property
     def size(self) -> int:
         return len(self.body) + len(self.gzipped or b"")
+
+
+@dataclass
+class _Kind:
+    """What the cache knows of one kind of answer (a session's detail of one shape, say)."""
+
+    tag: str | None = None
+    """The newest answer's."""
+    refreshing: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _accepts_gzip() -> bool:
@@ -126,17 +141,66 @@ class AnswerCache:
     used answers go first past `max_bytes`.
     """
 
-    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024, kinds_kept: int = 4096) -> None:
         self.max_bytes = max_bytes
+        self.kinds_kept = kinds_kept
         self._answers: OrderedDict[str, _Answer] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
         self._building: dict[str, threading.Lock] = {}
+        self._kinds: OrderedDict[Hashable, _Kind] = OrderedDict()
 
-    def answer(self, tag: str, build: Callable[[], Any]) -> Response:
+    def answer(
+        self, tag: str, build: Callable[[], Any], kind: Hashable | None = None, as_of: float = 0.0
+    ) -> Response:
         """The JSON answer tagged `tag`: from the cache, else built (once) and kept; gzipped
-        (under its own tag) for a client that accepts it."""
-        answer = self._get_or_build(tag, build)
+        (under its own tag) for a client that accepts it. With a `kind`, it is the newest of
+        its kind, current at `as_of` (time.monotonic: when its tag was read)."""
+        answer = self._get_or_build(tag, build, as_of or time.monotonic())
+        if kind is not None:
+            self.confirm(kind, tag, as_of or answer.as_of)
+        return self.respond(tag, answer)
+
+    def confirm(self, kind: Hashable, tag: str, as_of: float) -> None:
+        """The answer tagged `tag`, if kept, is the newest of `kind`, still current at `as_of`
+        (its tag was just read again)."""
+        with self._lock:
+            answer = self._answers.get(tag)
+            if answer is None:
+                return
+            answer.as_of = max(answer.as_of, as_of)
+            known = self._kinds.pop(kind, None) or _Kind()
+            self._kinds[kind] = known
+            newest = self._answers.get(known.tag or "")
+            if newest is None or newest.as_of <= answer.as_of:
+                known.tag = tag
+            if len(self._kinds) > self.kinds_kept:
+                self._kinds.popitem(last=False)
+
+    def recent(self, kind: Hashable, not_before: float) -> tuple[str, _Answer] | None:
+        """The newest answer of `kind` and its tag, if it is still kept and was current at
+        `not_before` or later."""
+        with self._lock:
+            known = self._kinds.get(kind)
+            answer = self._answers.get(known.tag or "") if known is not None else None
+            if answer is None or answer.as_of < not_before:
+                return None
+            self._answers.move_to_end(known.tag)
+            return known.tag, answer
+
+    def refreshing(self, kind: Hashable) -> threading.Lock:
+        """Held by the one request that reads a newer answer of `kind` while others are given
+        the newest there is."""
+        with self._lock:
+            known = self._kinds.get(kind)
+            if known is None:
+                known = self._kinds[kind] = _Kind()
+                if len(self._kinds) > self.kinds_kept:
+                    self._kinds.popitem(last=False)
+            return known.refreshing
+
+    def respond(self, tag: str, answer: _Answer) -> Response:
+        """The response carrying `answer`, gzipped for a client that accepts it."""
         if _accepts_gzip() and len(answer.body) >= GZIP_FROM_BYTES:
             response = Response(self._gzipped(tag, answer), mimetype="application/json")
             response.headers["Content-Encoding"] = "gzip"
@@ -148,7 +212,7 @@ class AnswerCache:
         response.headers["Cache-Control"] = CACHE_CONTROL
         return response
 
-    def _get_or_build(self, tag: str, build: Callable[[], Any]) -> _Answer:
+    def _get_or_build(self, tag: str, build: Callable[[], Any], as_of: float) -> _Answer:
         answer = self._lookup(tag)
         if answer is not None:
             return answer
@@ -158,7 +222,7 @@ class AnswerCache:
             with builder:
                 answer = self._lookup(tag)
                 if answer is None:
-                    answer = _Answer(encode_json(build()))
+                    answer = _Answer(encode_json(build()), as_of)
                     self._keep(tag, answer)
         finally:
             with self._lock:

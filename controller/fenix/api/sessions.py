@@ -9,10 +9,11 @@ admin's: a project member's token gets a 403 before any session is looked up.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, current_app, request
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
@@ -20,10 +21,18 @@ from fenix.actions.download import check_scheme
 from fenix.actions.plugins import COLLECTION_PREFIX, is_plugin_name, missing_plugins
 from fenix.api import json_body, runtime
 from fenix.api.auth import require_admin
-from fenix.api.conditional import AnswerCache, etag, not_modified, still_fresh, tagged_json
+from fenix.api.conditional import etag
 from fenix.api.errors import bad_gateway, bad_request, conflict, not_found
 from fenix.api.reads import MAX_ROW_INDEX, detail_query, events_query
 from fenix.api.schemas import ACTION_TYPES, CreateSession, PlanSession, UpdateSession, some_of
+from fenix.api.shared_reads import (
+    SESSION_LIST,
+    Read,
+    conditional_read,
+    count_the_read,
+    init_reads,
+    note_an_admins_change,
+)
 from fenix.api.views import event_view, session_detail, session_summary
 from fenix.db.models import Session
 from fenix.db.repository import Repository
@@ -53,44 +62,16 @@ MAX_EVENT_ID = MAX_ROW_INDEX
 """Event ids are INTEGER: 32 bits on PostgreSQL, which refuses to compare with a larger one."""
 
 
-_ANSWERS = "fenix.api.sessions.answers"
-
-
-@blueprint.before_request
-def _take_a_read_slot() -> None:
-    """A session read waits for one of `read_slots`: however many dashboards poll flat out,
-    the CPU they take is bounded, and the requests that move sessions on (the managers'
-    replies, PUTs) pass them. Answers are cheap to serve (shared, gzipped once), so a slot
-    is held for little more than the time to send one."""
-    if request.method == "GET":
-        slots = current_app.extensions[_READ_SLOTS]
-        slots.acquire()
-        g.fenix_read_slot = slots
-
-
-@blueprint.teardown_request
-def _give_the_read_slot_back(_error: BaseException | None) -> None:
-    slots = g.pop("fenix_read_slot", None)
-    if slots is not None:
-        slots.release()
-
-
-_READ_SLOTS = "fenix.api.sessions.read_slots"
-
-
 @blueprint.record_once
 def _add_create_lock(state: BlueprintSetupState) -> None:
     # Checking that hosts are free and claiming them must not interleave between two requests
     # of this process (SQLite would fail the second writer instead of making it wait).
     state.app.extensions[_CREATE_LOCK] = threading.Lock()
-    state.app.extensions[_ANSWERS] = AnswerCache()
-    state.app.extensions[_READ_SLOTS] = threading.BoundedSemaphore(
-        state.app.extensions["fenix"].settings.read_slots
-    )
+    init_reads(state.app)
 
 
-def _answers() -> AnswerCache:
-    return current_app.extensions[_ANSWERS]
+blueprint.before_request(count_the_read)
+blueprint.after_request(note_an_admins_change)
 
 
 def _session_or_404(repo: Repository, session_id: str) -> Session:
@@ -301,43 +282,48 @@ def plan_session() -> dict[str, Any]:
 
 @blueprint.get("")
 def list_sessions() -> ResponseReturnValue:
-    with runtime().db.transaction() as repo:
+    def ids_tag(repo: Repository) -> str:
+        # The list is only ids, one indexed column: its tag is taken from them.
+        return etag("sessions", repo.list_session_ids())
+
+    def body(repo: Repository) -> dict[str, Any]:
         ids = repo.list_session_ids()
-    # The list is only ids, one indexed column: its tag is taken from them.
-    tag = etag("sessions", ids)
-    if held := still_fresh(tag):
-        return not_modified(held)
-    # Fenix's code answered `sessions`, its documentation `session_id`: clients use either.
-    return tagged_json({"sessions": ids, "session_id": list(ids)}, tag)
+        # Fenix's code answered `sessions`, its documentation `session_id`: clients use either.
+        return {"sessions": ids, "session_id": list(ids)}
+
+    return conditional_read(Read(("sessions",), SESSION_LIST, ids_tag, body))
 
 
-def _session_tag(repo: Repository, session_id: str, what: str, *shape: object) -> str:
-    """The tag of one of the session's answers, from its change counter; 404 if none."""
-    seq = repo.change_seq(session_id, with_deleted=what == "events")
-    if seq is None:
-        raise not_found(f"no maintenance session {session_id}")
-    return etag(what, session_id, seq, *shape)
+def _session_read(
+    session_id: str, what: str, shape: tuple[object, ...], build: Callable[[Repository], Any]
+) -> ResponseReturnValue:
+    """One of a session's reads, tagged by its change counter."""
+
+    def tag_of(repo: Repository) -> str:
+        seq = repo.change_seq(session_id, with_deleted=what == "events")
+        if seq is None:
+            raise not_found(f"no maintenance session {session_id}")
+        return etag(what, session_id, seq, *shape)
+
+    return conditional_read(Read((what, session_id, shape), session_id, tag_of, build))
 
 
 @blueprint.get("/<session_id>")
 def get_session(session_id: str) -> ResponseReturnValue:
-    with runtime().db.transaction() as repo:
-        tag = _session_tag(repo, session_id, "summary")
-        if held := still_fresh(tag):
-            return not_modified(held)
-        return _answers().answer(tag, lambda: session_summary(_session_or_404(repo, session_id)))
+    return _session_read(
+        session_id, "summary", (), lambda repo: session_summary(_session_or_404(repo, session_id))
+    )
 
 
 @blueprint.get("/<session_id>/detail")
 def get_session_detail(session_id: str) -> ResponseReturnValue:
     query = detail_query(request.args)
-    with runtime().db.transaction() as repo:
-        tag = _session_tag(repo, session_id, "detail", query.key())
-        if held := still_fresh(tag):
-            return not_modified(held)  # decided from the counter: no host or instance read
-        return _answers().answer(
-            tag, lambda: session_detail(repo, _session_or_404(repo, session_id), query)
-        )
+    return _session_read(
+        session_id,
+        "detail",
+        query.key(),
+        lambda repo: session_detail(repo, _session_or_404(repo, session_id), query),
+    )
 
 
 @blueprint.get("/<session_id>/events")
@@ -345,19 +331,15 @@ def list_events(session_id: str) -> ResponseReturnValue:
     """The session's event log (an extension), a page at a time. Kept readable after the
     session is deleted."""
     query = events_query(request.args)
-    with runtime().db.transaction() as repo:
-        tag = _session_tag(repo, session_id, "events", query.since, query.limit)
-        if held := still_fresh(tag):
-            return not_modified(held)
 
-        def page() -> dict[str, Any]:
-            # One more than asked for tells whether more are left.
-            events = repo.events(session_id, query.since, query.limit + 1)
-            views = [event_view(event) for event in events[: query.limit]]
-            next_since = views[-1]["id"] if views else query.since
-            return {"events": views, "more": len(events) > query.limit, "next": next_since}
+    def page(repo: Repository) -> dict[str, Any]:
+        # One more than asked for tells whether more are left.
+        events = repo.events(session_id, query.since, query.limit + 1)
+        views = [event_view(event) for event in events[: query.limit]]
+        next_since = views[-1]["id"] if views else query.since
+        return {"events": views, "more": len(events) > query.limit, "next": next_since}
 
-        return _answers().answer(tag, page)
+    return _session_read(session_id, "events", (query.since, query.limit), page)
 
 
 @blueprint.put("/<session_id>")
