@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 WRITES_KEPT = 4096
@@ -30,9 +31,12 @@ class ReadLoad:
     """Session reads a second in one API process, and when each session was last changed
     through it."""
 
-    def __init__(self, busy_from: int, max_age: float) -> None:
+    def __init__(
+        self, busy_from: int, max_age: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.busy_from = busy_from
         self.max_age = max_age
+        self._clock = clock
         self._second = 0
         self._this_second = 0
         self._last_second = 0
@@ -41,7 +45,7 @@ class ReadLoad:
 
     def counted(self) -> None:
         """One more session read."""
-        second = int(time.monotonic())
+        second = int(self._clock())
         with self._lock:
             if second != self._second:
                 follows = second == self._second + 1
@@ -52,7 +56,7 @@ class ReadLoad:
     def written(self, session_id: str) -> None:
         """An admin changed the session through this process: answers built before now are
         not given for it again."""
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             self._written.pop(session_id, None)
             self._written[session_id] = now
@@ -64,7 +68,7 @@ class ReadLoad:
         come from the database (the process is not busy)."""
         if self.max_age <= 0:
             return None
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             rate = max(self._last_second, self._this_second)
             if rate <= self.busy_from or int(now) > self._second + 1:
