@@ -13,8 +13,9 @@ Each run is a fresh stack of separate processes, so that the figures are the con
   they subscribe, get every maintenance.planned webhook and answer it (half LIVE_MIGRATE, half
   MIGRATE), as real managers would;
 - this process: it creates one default-workflow session over every host and, in the loaded run,
-  runs --clients threads (a requests.Session each) that poll with the admin token: mostly
-  GET /v1/maintenance/{id}/detail, some GET /v1/maintenance and GET .../events?after=<last
+  starts --clients polling clients (threads with a keep-alive http.client connection each,
+  spread over four processes at `--client-nice`) that poll with the admin token: mostly
+  GET /v1/maintenance/{id}/detail, some GET /v1/maintenance and GET .../events?since=<last
   seen>, each client waiting --think seconds between its requests (0: as fast as it can).
 
 `fenix serve` runs its engine in a process of its own, as deployed; --workers N serves the API
@@ -24,7 +25,9 @@ asks again with If-None-Match the ETag it last got, and a 304 answers an unchang
 
 The load generator and the engine do not share a GIL (an in-process controller would have
 made the clients' own Python work slow the engine down and counted it against the API), but
-they do share the machine's cores, as they would not in a deployment: the controller's CPU
+they do share the machine's cores, as they would not in a deployment: the clients run at a
+lower CPU priority (nice 10 by default, below the API's 5), so that they take what the
+controller leaves rather than the engine's share, and the controller's and the clients' CPU
 seconds are printed beside the figures. The baseline run is the same session with no polling
 load (only this script's own look at the session summary every second).
 
@@ -293,6 +296,8 @@ class Load:
     etags: bool = True
     """Ask again with If-None-Match (False: every poll a full answer, as before ETags)."""
     processes: int = 4
+    nice: int = 10
+    """The client processes' CPU priority below the others' (os.nice)."""
     samples: list[Sample] = field(default_factory=list)
     started: float = 0.0
     seconds: float = 0.0
@@ -310,7 +315,7 @@ class Load:
             if not threads:
                 continue
             argv = [sys.executable, __file__, "--poll", self.url, self.session_id, str(first)]
-            argv += [str(threads), str(self.think), "1" if self.etags else "0"]
+            argv += [str(threads), str(self.think), "1" if self.etags else "0", str(self.nice)]
             env = {**os.environ, "BENCH_ADMIN_TOKEN": self.admin}
             self._children.append(
                 subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, env=env)
@@ -329,9 +334,14 @@ class Load:
             self.samples += [Sample(**json.loads(line)) for line in out.splitlines() if line]
 
 
-def poll(url: str, session_id: str, first: int, threads: int, think: float, etags: bool) -> int:
+def poll(
+    url: str, session_id: str, first: int, threads: int, think: float, etags: bool, nice: int
+) -> int:
     """The --poll process: `threads` clients polling until SIGTERM, then their samples on
-    stdout, a JSON line each."""
+    stdout, a JSON line each. At `nice`: clients on other machines would take none of the
+    controller's CPU; here they take what it leaves, and wait for it (their latencies count
+    that wait too, so they are if anything worse than the controller's own)."""
+    os.nice(nice)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -459,7 +469,15 @@ def _run_session(args, name: str, clients: int, stack: Stack) -> RunResult:
     response = http.post(base, json=body, timeout=30)
     response.raise_for_status()
     session_id = response.json()["session_id"]
-    load = Load(stack.url, stack.admin, session_id, clients, args.think, not args.unconditional)
+    load = Load(
+        stack.url,
+        stack.admin,
+        session_id,
+        clients,
+        args.think,
+        not args.unconditional,
+        nice=args.client_nice,
+    )
     load.start()
     started = time.monotonic()
     limit = args.duration or args.timeout
@@ -626,8 +644,10 @@ def main() -> int:
     if sys.argv[1:2] == ["--serve-managers"]:
         return serve_managers(*sys.argv[2:4])
     if sys.argv[1:2] == ["--poll"]:
-        url, session_id, first, threads, think, etags = sys.argv[2:8]
-        return poll(url, session_id, int(first), int(threads), float(think), etags == "1")
+        url, session_id, first, threads, think, etags, nice = sys.argv[2:9]
+        return poll(
+            url, session_id, int(first), int(threads), float(think), etags == "1", int(nice)
+        )
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--hosts", type=int, default=200)
     parser.add_argument("--projects", type=int, default=20)
@@ -658,6 +678,12 @@ def main() -> int:
         "--workers", type=int, default=1, help="fenix serve --workers: API processes (PostgreSQL)"
     )
     parser.add_argument(
+        "--client-nice",
+        type=int,
+        default=10,
+        help="the polling processes' os.nice (0: the same priority as the controller's engine)",
+    )
+    parser.add_argument(
         "--unconditional",
         action="store_true",
         help="clients send no If-None-Match: every poll answered in full, as before ETags",
@@ -668,6 +694,7 @@ def main() -> int:
         f"{'PostgreSQL' if args.db else 'SQLite'}, "
         f"{args.workers} API process(es) and the engine's, "
         f"{'unconditional' if args.unconditional else 'conditional'} polls"
+        f", clients at nice {args.client_nice}"
         f"; load average {os.getloadavg()[0]:.2f}",
         flush=True,
     )

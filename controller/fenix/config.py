@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     busy_reads: int = Field(default=50, ge=0)
     """Session reads a second past which an API process is busy: polls may then be given an
     answer built a moment ago for another poll (fenix.api.read_load)."""
-    busy_read_max_age: float = Field(default=0.5, ge=0, le=10)
+    busy_read_max_age: float = Field(default=1.0, ge=0, le=10)
     """How old (seconds) such an answer may be (0: every read from the database). An admin's
     own changes to a session always show at once."""
     max_hosts: int = 10_000
