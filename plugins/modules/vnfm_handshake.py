@@ -235,6 +235,9 @@ from ansible_collections.fenix.maintenance.plugins.module_utils._controller_clie
 )
 
 SIGNATURE_HEADER = "X-Fenix-Signature"
+LATE_SECONDS = 3.0
+"""How long a reply is looked for in the event log once the detail shows the step over."""
+LATE_POLL_SECONDS = 0.25
 
 
 def utc_now():
@@ -312,6 +315,18 @@ class ReplyWatch:
         self.after = 0
         self.has_events = True
 
+    def reply_logged_late(self):
+        """The answer to the step, looked for again once the detail shows the project moved
+        on: the reply may have come between the log's read and the detail's, or a busy
+        controller may give a log page up to a second old. None once LATE_SECONDS passed
+        with none."""
+        deadline = time.monotonic() + LATE_SECONDS
+        while True:
+            found = self.next_reply()
+            if found is not None or not self.has_events or time.monotonic() >= deadline:
+                return found
+            time.sleep(LATE_POLL_SECONDS)
+
     def next_reply(self):
         """The latest answer to the step logged since the last call, or None."""
         if not self.has_events:
@@ -364,6 +379,9 @@ def wait_for_reply(module, client, watch, step):
         if event is not None or answered(project, step):
             return reply_result(project, step, event)
         if project is not None and project["step"] != step:
+            event = watch.reply_logged_late()
+            if event is not None:
+                return reply_result(project, step, event)
             module.fail_json(
                 msg=f"the session moved on from {step} to {project['step']} for project "
                 f"{params['project_id']} without an answer to {step} (reply window over?)",
