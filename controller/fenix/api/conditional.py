@@ -30,7 +30,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import orjson
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, request
 
 CACHE_CONTROL = "private, no-cache"
 """Stored by the client only, and never used without asking again with If-None-Match."""
@@ -72,13 +72,6 @@ def still_fresh(tag: str) -> str | None:
 
 def not_modified(tag: str) -> Response:
     response = Response(status=304)
-    response.set_etag(tag)
-    response.headers["Cache-Control"] = CACHE_CONTROL
-    return response
-
-
-def tagged_json(body: Any, tag: str) -> Response:
-    response = jsonify(body)
     response.set_etag(tag)
     response.headers["Cache-Control"] = CACHE_CONTROL
     return response

@@ -282,14 +282,16 @@ def plan_session() -> dict[str, Any]:
 
 @blueprint.get("")
 def list_sessions() -> ResponseReturnValue:
+    read: list[list[str]] = []
+
     def ids_tag(repo: Repository) -> str:
         # The list is only ids, one indexed column: its tag is taken from them.
-        return etag("sessions", repo.list_session_ids())
+        read.append(list(repo.list_session_ids()))
+        return etag("sessions", read[-1])
 
-    def body(repo: Repository) -> dict[str, Any]:
-        ids = repo.list_session_ids()
+    def body(_repo: Repository) -> dict[str, Any]:
         # Fenix's code answered `sessions`, its documentation `session_id`: clients use either.
-        return {"sessions": ids, "session_id": list(ids)}
+        return {"sessions": read[-1], "session_id": read[-1]}
 
     return conditional_read(Read(("sessions",), SESSION_LIST, ids_tag, body))
 

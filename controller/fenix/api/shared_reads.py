@@ -76,21 +76,26 @@ def conditional_read(read: Read) -> ResponseReturnValue:
         return _from_database(read)
     answers = _answers()
     recent = answers.recent(read.kind, window.not_before)
-    if recent is None or recent[1].as_of < window.refresh_before:
-        refreshing = answers.refreshing(read.kind)
-        # The first to find it old reads it again; the others are given the recent one
-        # meanwhile, or wait for the new one when there is none recent enough.
-        if refreshing.acquire(blocking=recent is None):
-            try:
-                recent = answers.recent(read.kind, window.refresh_before)
-                if recent is None:
-                    return _from_database(read)
-            finally:
-                refreshing.release()
-    tag, answer = recent  # type: ignore[misc]  # not None on every way here
+    if recent is not None and recent[1].as_of >= window.refresh_before:
+        return _given_again(*recent)
+    # The first to find it old reads it again; the others are given the recent one
+    # meanwhile, or wait for the new one when there is none recent enough.
+    refreshing = answers.refreshing(read.kind)
+    if recent is not None and not refreshing.acquire(blocking=False):
+        return _given_again(*recent)
+    if recent is None:
+        refreshing.acquire()
+    try:
+        newer = answers.recent(read.kind, window.refresh_before)
+        return _given_again(*newer) if newer is not None else _from_database(read)
+    finally:
+        refreshing.release()
+
+
+def _given_again(tag: str, answer: Any) -> ResponseReturnValue:
     if held := still_fresh(tag):
         return not_modified(held)
-    return answers.respond(tag, answer)
+    return _answers().respond(tag, answer)
 
 
 def _from_database(read: Read) -> ResponseReturnValue:
