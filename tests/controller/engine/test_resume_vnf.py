@@ -238,7 +238,12 @@ def _check_finished_whole(stack: Stack, session_id: str, groups: dict[str, list[
     try:
         with db.transaction() as repo:
             asks = repo.asks(session_id)
-            assert asks and all(a.reply and a.reply.startswith("ACK_") for a in asks)
+            unanswered = [
+                (a.project_id, a.instance_id, a.step, a.reply, a.key)
+                for a in asks
+                if not (a.reply and a.reply.startswith("ACK_"))
+            ]
+            assert asks and not unanswered, unanswered
     finally:
         db.dispose()
     assert not [e for e in events if e["kind"] == "project.reply.rejected"]
