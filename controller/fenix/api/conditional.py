@@ -143,15 +143,11 @@ class AnswerCache:
         self._building: dict[str, threading.Lock] = {}
         self._kinds: OrderedDict[Hashable, _Kind] = OrderedDict()
 
-    def answer(
-        self, tag: str, build: Callable[[], Any], kind: Hashable | None = None, as_of: float = 0.0
-    ) -> Response:
-        """The JSON answer tagged `tag`: from the cache, else built (once) and kept; gzipped
-        (under its own tag) for a client that accepts it. With a `kind`, it is the newest of
-        its kind, current at `as_of` (time.monotonic: when its tag was read)."""
-        answer = self._get_or_build(tag, build, as_of or time.monotonic())
-        if kind is not None:
-            self.confirm(kind, tag, as_of or answer.as_of)
+    def answer(self, tag: str, build: Callable[[], Any], as_of: float | None = None) -> Response:
+        """The JSON answer tagged `tag`: from the cache, else built (once) and kept, current at
+        `as_of` (time.monotonic: when its tag was read; now if not given); gzipped (under its
+        own tag) for a client that accepts it."""
+        answer = self._get_or_build(tag, build, time.monotonic() if as_of is None else as_of)
         return self.respond(tag, answer)
 
     def confirm(self, kind: Hashable, tag: str, as_of: float) -> None:

@@ -102,10 +102,12 @@ def _from_database(read: Read) -> ResponseReturnValue:
     with _read_slot(), runtime().db.transaction() as repo:
         as_of = time.monotonic()
         tag = read.tag_of(repo)
-        _answers().confirm(read.kind, tag, as_of)
         if held := still_fresh(tag):
+            _answers().confirm(read.kind, tag, as_of)
             return not_modified(held)  # decided from the tag alone: no host or instance read
-        return _answers().answer(tag, lambda: read.build(repo), read.kind, as_of)
+        response = _answers().answer(tag, lambda: read.build(repo), as_of)
+        _answers().confirm(read.kind, tag, as_of)
+        return response
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from fenix.api import sessions
+from fenix.api.reads import WHOLE_DETAIL
 from fenix.api.shared_reads import _ANSWERS
 from fenix.api.views import session_detail
 from fenix.config import Settings
@@ -82,7 +83,7 @@ def test_while_one_request_reads_a_newer_answer_the_others_get_the_recent_one(
     first = client.get(_detail(session_id))
     _engine_sets_a_host_state(runtime, session_id, "PREPARING")
     time.sleep(MAX_AGE / 2 + 0.05)
-    kind = next(kind for kind in app.extensions[_ANSWERS]._kinds if kind[0] == "detail")
+    kind = ("detail", session_id, WHOLE_DETAIL.key())
     refreshing = app.extensions[_ANSWERS].refreshing(kind)
     assert refreshing.acquire(blocking=False)  # as a request reading the newer one holds it
     try:
