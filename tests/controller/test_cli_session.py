@@ -79,14 +79,32 @@ def test_watch_exits_1_when_the_session_fails(live_stack):
 
 def test_watch_json_prints_one_object_per_change_the_last_one_final(live_stack):
     live = live_stack.start(cloud={"hosts": 2, "projects": 1, "instances": 1})
-    session_id = live.create_session()
-
-    watched = fenix(
-        "session", "watch", session_id, "--json", "--interval", "0.1", env=controller_env(live)
+    # The session waits until the watcher has printed what it first saw, however late the
+    # watcher starts on a loaded machine; then it is brought forward and runs to its end.
+    session_id = live.create_session(maintenance_at="2099-01-01 00:00:00")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("FENIX_")}
+    watcher = subprocess.Popen(
+        [FENIX, "session", "watch", session_id, "--json", "--interval", "0.1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**environment, **controller_env(live)},
     )
+    try:
+        first = json.loads(watcher.stdout.readline())
+        assert first["state"] == "MAINTENANCE" and first["percent_done"] == 0, first
+        brought_forward = live.http.put(
+            f"{live.url}/v1/maintenance/{session_id}",
+            json={"maintenance_at": "2000-01-01 00:00:00"},
+            timeout=10,
+        )
+        assert brought_forward.status_code == 200, brought_forward.text
+        rest, errors = watcher.communicate(timeout=120)
+    finally:
+        watcher.kill()
 
-    assert watched.returncode == 0, watched.stderr
-    states = [json.loads(line) for line in watched.stdout.splitlines()]
+    assert watcher.returncode == 0, errors
+    states = [first] + [json.loads(line) for line in rest.splitlines()]
     assert len(states) >= 2
     assert states[-1]["state"] == "MAINTENANCE_DONE" and states[-1]["percent_done"] == 100
     assert states[-1]["hosts"] == {

@@ -66,15 +66,17 @@ class _Notification:
 _STOP = object()
 
 CONTROLLER_RETRY = Retry(
-    total=5,
+    total=10,
     backoff_factor=0.5,
+    backoff_max=5,
     status_forcelist=(502, 503, 504),
     allowed_methods=frozenset({"GET", "PUT", "DELETE"}),
     raise_on_status=False,
 )
 """Calls to the controller ride out its restart (connection refused, 502/503/504 from a
-balancer in front of it): about 15 s of backoff before giving up. A reply is a PUT: sent twice,
-the controller records the second as a repeat (409), so retrying it is safe."""
+balancer in front of it): about 37 s of backoff (0, 1, 2, 4, then 5 s apart) before giving up,
+since a controller restarting on a loaded machine took more than 15 s. A reply is a PUT: sent
+twice, the controller records the second as a repeat (409), so retrying it is safe."""
 
 
 class SampleVnfm:
