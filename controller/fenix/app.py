@@ -12,6 +12,7 @@ def create_app(runtime: Runtime) -> Flask:
         auth,
         constraints,
         errors,
+        fast_reads,
         limits,
         metrics,
         openapi,
@@ -37,4 +38,6 @@ def create_app(runtime: Runtime) -> Flask:
         ui.blueprint,
     ):
         app.register_blueprint(blueprint)
+    fast_reads.init_app(app)
+    auth.init_middleware(app, runtime.settings)  # outermost
     return app

@@ -182,13 +182,13 @@ def _keystone_middleware(app: Flask, settings: Settings) -> None:
     app.wsgi_app = auth_token.AuthProtocol(app.wsgi_app, conf)  # type: ignore[method-assign]
 
 
+_AUTHENTICATOR = "fenix.api.authenticator"
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     """Authenticate every request before its handler runs; a 401 when nothing proves who."""
-    authenticator = build_authenticator(settings)
-    if settings.auth_strategy == "keystone":
-        _keystone_middleware(app, settings)
-
-    open_mode = isinstance(authenticator, OpenAccess)
+    authenticator = app.extensions[_AUTHENTICATOR] = build_authenticator(settings)
+    open_mode = is_open(app)
 
     @app.before_request
     def _authenticate() -> None:
@@ -200,6 +200,22 @@ def init_app(app: Flask, settings: Settings) -> None:
         if isinstance(identity, str):
             raise ApiError(401, identity)
         g.fenix_caller = identity
+
+
+def init_middleware(app: Flask, settings: Settings) -> None:
+    """Keystone's token check around the whole app: installed last, so every other WSGI layer
+    (fenix.api.fast_reads) sees only the identity headers it set, never a caller's own."""
+    if settings.auth_strategy == "keystone":
+        _keystone_middleware(app, settings)
+
+
+def authenticator_of(app: Flask) -> Authenticator:
+    return app.extensions[_AUTHENTICATOR]
+
+
+def is_open(app: Flask) -> bool:
+    """No authentication (open mode, `fenix.api.open_mode`)."""
+    return isinstance(authenticator_of(app), OpenAccess)
 
 
 def public(view: View) -> View:

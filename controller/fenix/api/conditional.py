@@ -31,6 +31,8 @@ from typing import Any
 
 import orjson
 from flask import Response, current_app, request
+from werkzeug.datastructures import ETags
+from werkzeug.http import quote_etag
 
 CACHE_CONTROL = "private, no-cache"
 """Stored by the client only, and never used without asking again with If-None-Match."""
@@ -60,21 +62,25 @@ GZIP_LEVEL = 5
 
 def still_fresh(tag: str) -> str | None:
     """The tag of the representation the client holds, when its If-None-Match names this
-    answer's tag or its gzipped one's (or is `*`): it has the answer already. Else None.
+    answer's tag or its gzipped one's (or is `*`): it has the answer already. Else None."""
+    return held_tag(tag, request.if_none_match)
 
-    If-None-Match compares weakly (RFC 9110, 13.1.2), so W/"tag" matches too.
-    """
+
+def held_tag(tag: str, if_none_match: ETags) -> str | None:
+    """`still_fresh` for a parsed If-None-Match. It compares weakly (RFC 9110, 13.1.2), so
+    W/"tag" matches too."""
     for held in (tag, tag + GZIP_SUFFIX):
-        if request.if_none_match.contains_weak(held):
+        if if_none_match.contains_weak(held):
             return held
     return None
 
 
 def not_modified(tag: str) -> Response:
-    response = Response(status=304)
-    response.set_etag(tag)
-    response.headers["Cache-Control"] = CACHE_CONTROL
-    return response
+    return Response(status=304, headers=not_modified_headers(tag))
+
+
+def not_modified_headers(tag: str) -> list[tuple[str, str]]:
+    return [("ETag", quote_etag(tag)), ("Cache-Control", CACHE_CONTROL)]
 
 
 _ORJSON_OPTIONS = (
@@ -190,16 +196,27 @@ class AnswerCache:
 
     def respond(self, tag: str, answer: _Answer) -> Response:
         """The response carrying `answer`, gzipped for a client that accepts it."""
-        if _accepts_gzip() and len(answer.body) >= GZIP_FROM_BYTES:
-            response = Response(self._gzipped(tag, answer), mimetype="application/json")
-            response.headers["Content-Encoding"] = "gzip"
-            response.set_etag(tag + GZIP_SUFFIX)
+        body, headers = self.representation(tag, answer, _accepts_gzip())
+        return Response(body, headers=headers)
+
+    def representation(
+        self, tag: str, answer: _Answer, accepts_gzip: bool
+    ) -> tuple[bytes, list[tuple[str, str]]]:
+        """The body and headers of a 200 carrying `answer` (fenix.api.fast_reads sends them
+        without Flask)."""
+        if accepts_gzip and len(answer.body) >= GZIP_FROM_BYTES:
+            body = self._gzipped(tag, answer)
+            tag, encoding = tag + GZIP_SUFFIX, [("Content-Encoding", "gzip")]
         else:
-            response = Response(answer.body, mimetype="application/json")
-            response.set_etag(tag)
-        response.vary.add("Accept-Encoding")
-        response.headers["Cache-Control"] = CACHE_CONTROL
-        return response
+            body, encoding = answer.body, []
+        return body, [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            ("ETag", quote_etag(tag)),
+            *encoding,
+            ("Vary", "Accept-Encoding"),
+            ("Cache-Control", CACHE_CONTROL),
+        ]
 
     def _get_or_build(self, tag: str, build: Callable[[], Any], as_of: float) -> _Answer:
         answer = self._lookup(tag)

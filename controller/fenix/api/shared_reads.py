@@ -4,7 +4,8 @@ the API is busy, the newest of its kind if it is recent enough (fenix.api.read_l
 `conditional_read` is the one path for the list, a session, its detail and its events. The
 database is read under one of `read_slots` (however many dashboards poll flat out, the CPU
 their reads take is bounded, and the requests that move sessions on pass them); an answer
-given again from the cache needs no slot.
+given again from the cache needs no slot. What it learns of each URL lets the layer in front
+of Flask (fenix.api.fast_reads) give a recent answer without Flask.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +29,11 @@ from fenix.db.repository import Repository
 _ANSWERS = "fenix.api.answers"
 _READ_SLOTS = "fenix.api.read_slots"
 _READ_LOAD = "fenix.api.read_load"
+_LEARNED_URLS = "fenix.api.learned_urls"
+
+LEARNED_URLS_KEPT = 4096
+"""URLs whose read is remembered, least recently used dropped first: a client that sends
+endless new query strings only sends others' polls back through Flask."""
 
 SESSION_LIST = ""
 """The subject of the session list, for ReadLoad: changed by every admin write."""
@@ -51,6 +58,7 @@ def init_reads(app: Flask) -> None:
     app.extensions[_ANSWERS] = AnswerCache()
     app.extensions[_READ_SLOTS] = threading.BoundedSemaphore(settings.read_slots)
     app.extensions[_READ_LOAD] = ReadLoad(settings.busy_reads, settings.busy_read_max_age)
+    app.extensions[_LEARNED_URLS] = LearnedUrls()
 
 
 def count_the_read() -> None:
@@ -71,6 +79,7 @@ def note_an_admins_change(response: Response) -> Response:
 
 def conditional_read(read: Read) -> ResponseReturnValue:
     """A 304 when the client holds the answer, else the answer (fenix.api.read_load)."""
+    current_app.extensions[_LEARNED_URLS].learn(request.environ, read.kind, read.subject)
     window = _read_load().window(read.subject)
     if window is None:
         return _from_database(read)
@@ -90,6 +99,61 @@ def conditional_read(read: Read) -> ResponseReturnValue:
         return _given_again(*newer) if newer is not None else _from_database(read)
     finally:
         refreshing.release()
+
+
+def given_without_a_read(app: Flask, environ: dict[str, Any]) -> tuple[str, Any] | None:
+    """The answer (its tag and the cache's entry) `conditional_read` would give the admin's GET
+    of `environ` without a read or a wait, if it has answered that URL before; the read is
+    counted when there is one. For fenix.api.fast_reads, in front of Flask."""
+    learned = app.extensions[_LEARNED_URLS].of(environ)
+    if learned is None:
+        return None
+    kind, subject = learned
+    load: ReadLoad = app.extensions[_READ_LOAD]
+    window = load.window(subject)
+    if window is None:
+        return None
+    answers = answers_of(app)
+    recent = answers.recent(kind, window.not_before)
+    if recent is None:
+        return None
+    if recent[1].as_of < window.refresh_before and not answers.refreshing(kind).locked():
+        return None  # Flask's path reads a newer one
+    load.counted()
+    return recent
+
+
+def answers_of(app: Flask) -> AnswerCache:
+    return app.extensions[_ANSWERS]
+
+
+class LearnedUrls:
+    """The kind and subject of the read each URL (path and query string) made."""
+
+    def __init__(self, kept: int = LEARNED_URLS_KEPT) -> None:
+        self.kept = kept
+        self._urls: OrderedDict[tuple[str, str, str], tuple[Hashable, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def learn(self, environ: dict[str, Any], kind: Hashable, subject: str) -> None:
+        url = _url_of(environ)
+        with self._lock:
+            self._urls[url] = (kind, subject)
+            self._urls.move_to_end(url)
+            if len(self._urls) > self.kept:
+                self._urls.popitem(last=False)
+
+    def of(self, environ: dict[str, Any]) -> tuple[Hashable, str] | None:
+        with self._lock:
+            return self._urls.get(_url_of(environ))
+
+
+def _url_of(environ: dict[str, Any]) -> tuple[str, str, str]:
+    return (
+        environ.get("SCRIPT_NAME", ""),
+        environ.get("PATH_INFO", ""),
+        environ.get("QUERY_STRING", ""),
+    )
 
 
 def _given_again(tag: str, answer: Any) -> ResponseReturnValue:
@@ -121,4 +185,4 @@ def _read_load() -> ReadLoad:
 
 
 def _answers() -> AnswerCache:
-    return current_app.extensions[_ANSWERS]
+    return answers_of(current_app)
