@@ -19,7 +19,7 @@ answer is the bytes and headers Flask would send (`AnswerCache.representation`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from flask import Flask
@@ -28,7 +28,8 @@ from werkzeug.http import parse_accept_header, parse_etags
 
 from fenix.api.auth import authenticator_of, is_open
 from fenix.api.conditional import held_tag, not_modified_headers
-from fenix.api.shared_reads import answers_of, given_without_a_read
+from fenix.api.replies_first import RepliesFirst
+from fenix.api.shared_reads import answers_of, given_without_a_read, is_busy, learned_read
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -42,26 +43,35 @@ def init_app(app: Flask) -> None:
 
 
 class FastReads:
-    """The WSGI layer (see the module's docstring)."""
+    """The WSGI layer (see the module's docstring), and where the requests that are not polls
+    go first while the API is busy (fenix.api.replies_first)."""
 
     def __init__(self, app: Flask, flask: WsgiApp) -> None:
         self.app = app
         self.flask = flask
+        self.replies_first = RepliesFirst()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        answered = self._answer(environ)
-        if answered is None:
-            return self.flask(environ, start_response)
-        status, headers, body = answered
-        start_response(status, headers)
-        return [body]
+        read = _a_poll(self.app, environ)
+        if read is None:
+            self.replies_first.started()
+            try:
+                return self.flask(environ, start_response)
+            finally:
+                self.replies_first.ended()
+        if is_busy(self.app):
+            self.replies_first.step_aside()
+            answered = self._answer(environ, read)
+            if answered is not None:
+                status, headers, body = answered
+                start_response(status, headers)
+                return [body]
+        return self.flask(environ, start_response)
 
-    def _answer(self, environ: dict[str, Any]) -> Answered | None:
-        if environ.get("REQUEST_METHOD") != "GET" or _has_body(environ):
-            return None
+    def _answer(self, environ: dict[str, Any], read: tuple[Hashable, str]) -> Answered | None:
         if not self._is_the_admin(environ):
             return None
-        recent = given_without_a_read(self.app, environ)
+        recent = given_without_a_read(self.app, read)
         if recent is None:
             return None
         tag, answer = recent
@@ -76,6 +86,14 @@ class FastReads:
             return False  # open mode's checks of a browser's requests are Flask's
         identity = authenticator_of(self.app).identify(EnvironHeaders(environ))
         return not isinstance(identity, str) and identity.is_admin
+
+
+def _a_poll(app: Flask, environ: dict[str, Any]) -> tuple[Hashable, str] | None:
+    """What the request reads, when it is a poll: a GET, without a body, of a URL a session read
+    answered before."""
+    if environ.get("REQUEST_METHOD") != "GET" or _has_body(environ):
+        return None
+    return learned_read(app, environ)
 
 
 def _has_body(environ: dict[str, Any]) -> bool:

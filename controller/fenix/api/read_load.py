@@ -63,6 +63,15 @@ class ReadLoad:
             if len(self._written) > WRITES_KEPT:
                 del self._written[next(iter(self._written))]
 
+    def busy(self) -> bool:
+        """More than `busy_from` reads in this second or the last."""
+        with self._lock:
+            return self._busy(self._clock())
+
+    def _busy(self, now: float) -> bool:
+        rate = max(self._last_second, self._this_second)
+        return rate > self.busy_from and int(now) <= self._second + 1
+
     def window(self, session_id: str) -> Freshness | None:
         """How recent an answer about the session must be to be given now; None when it must
         come from the database (the process is not busy)."""
@@ -70,8 +79,7 @@ class ReadLoad:
             return None
         now = self._clock()
         with self._lock:
-            rate = max(self._last_second, self._this_second)
-            if rate <= self.busy_from or int(now) > self._second + 1:
+            if not self._busy(now):
                 return None
             written = self._written.get(session_id, 0.0)
         return Freshness(

@@ -101,14 +101,21 @@ def conditional_read(read: Read) -> ResponseReturnValue:
         refreshing.release()
 
 
-def given_without_a_read(app: Flask, environ: dict[str, Any]) -> tuple[str, Any] | None:
-    """The answer (its tag and the cache's entry) `conditional_read` would give the admin's GET
-    of `environ` without a read or a wait, if it has answered that URL before; the read is
-    counted when there is one. For fenix.api.fast_reads, in front of Flask."""
-    learned = app.extensions[_LEARNED_URLS].of(environ)
-    if learned is None:
-        return None
-    kind, subject = learned
+def learned_read(app: Flask, environ: dict[str, Any]) -> tuple[Hashable, str] | None:
+    """The kind and subject of the read `conditional_read` made for this URL, if it answered
+    it before: a poll (fenix.api.fast_reads)."""
+    return app.extensions[_LEARNED_URLS].of(environ)
+
+
+def is_busy(app: Flask) -> bool:
+    return app.extensions[_READ_LOAD].busy()
+
+
+def given_without_a_read(app: Flask, read: tuple[Hashable, str]) -> tuple[str, Any] | None:
+    """The answer (its tag and the cache's entry) `conditional_read` would give the admin's
+    `read` (`learned_read`) without a read or a wait, if any; the read is counted when there
+    is one. For fenix.api.fast_reads, in front of Flask."""
+    kind, subject = read
     load: ReadLoad = app.extensions[_READ_LOAD]
     window = load.window(subject)
     if window is None:
