@@ -23,13 +23,17 @@ from fenix.api import json_body, runtime
 from fenix.api.auth import require_admin
 from fenix.api.conditional import etag
 from fenix.api.errors import bad_gateway, bad_request, conflict, not_found
+from fenix.api.read_load import Freshness
 from fenix.api.reads import MAX_ROW_INDEX, detail_query, events_query
 from fenix.api.schemas import ACTION_TYPES, CreateSession, PlanSession, UpdateSession, some_of
 from fenix.api.shared_reads import (
     SESSION_LIST,
     Read,
+    Recent,
     conditional_read,
     count_the_read,
+    event_tails,
+    in_a_read,
     init_reads,
     note_an_admins_change,
 )
@@ -297,7 +301,11 @@ def list_sessions() -> ResponseReturnValue:
 
 
 def _session_read(
-    session_id: str, what: str, shape: tuple[object, ...], build: Callable[[Repository], Any]
+    session_id: str,
+    what: str,
+    shape: tuple[object, ...],
+    build: Callable[[Repository], Any],
+    recent: Callable[[Freshness], Recent | None] | None = None,
 ) -> ResponseReturnValue:
     """One of a session's reads, tagged by its change counter."""
 
@@ -305,9 +313,14 @@ def _session_read(
         seq = repo.change_seq(session_id, with_deleted=what == "events")
         if seq is None:
             raise not_found(f"no maintenance session {session_id}")
-        return etag(what, session_id, seq, *shape)
+        return _session_tag(what, session_id, seq, shape)
 
-    return conditional_read(Read((what, session_id, shape), session_id, tag_of, build))
+    kind = (what, session_id, shape)
+    return conditional_read(Read(kind, session_id, tag_of, build, recent))
+
+
+def _session_tag(what: str, session_id: str, seq: int, shape: tuple[object, ...]) -> str:
+    return etag(what, session_id, seq, *shape)
 
 
 @blueprint.get("/<session_id>")
@@ -333,6 +346,7 @@ def list_events(session_id: str) -> ResponseReturnValue:
     """The session's event log (an extension), a page at a time. Kept readable after the
     session is deleted."""
     query = events_query(request.args)
+    shape = (query.since, query.limit)
 
     def page(repo: Repository) -> dict[str, Any]:
         # One more than asked for tells whether more are left.
@@ -341,7 +355,16 @@ def list_events(session_id: str) -> ResponseReturnValue:
         next_since = views[-1]["id"] if views else query.since
         return {"events": views, "more": len(events) > query.limit, "next": next_since}
 
-    return _session_read(session_id, "events", (query.since, query.limit), page)
+    def from_the_tail(window: Freshness) -> Recent | None:
+        tail = event_tails().tail(
+            session_id, query.since, window.not_before, window.refresh_before, in_a_read, event_view
+        )
+        if tail is None:
+            return None
+        tag = _session_tag("events", session_id, tail.seq, shape)
+        return Recent(tag, tail.as_of, lambda: tail.page(query.since, query.limit))
+
+    return _session_read(session_id, "events", shape, page, from_the_tail)
 
 
 @blueprint.put("/<session_id>")

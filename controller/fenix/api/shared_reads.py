@@ -23,13 +23,15 @@ from flask.typing import ResponseReturnValue
 
 from fenix.api import runtime
 from fenix.api.conditional import AnswerCache, not_modified, still_fresh
-from fenix.api.read_load import ReadLoad
+from fenix.api.event_tails import EventTails
+from fenix.api.read_load import Freshness, ReadLoad
 from fenix.db.repository import Repository
 
 _ANSWERS = "fenix.api.answers"
 _READ_SLOTS = "fenix.api.read_slots"
 _READ_LOAD = "fenix.api.read_load"
 _LEARNED_URLS = "fenix.api.learned_urls"
+_EVENT_TAILS = "fenix.api.event_tails"
 
 LEARNED_URLS_KEPT = 4096
 """URLs whose read is remembered, least recently used dropped first: a client that sends
@@ -50,6 +52,16 @@ class Read:
     tag_of: Callable[[Repository], str]
     """Raises the read's 404 when there is nothing to read."""
     build: Callable[[Repository], Any]
+    recent: Callable[[Freshness], Recent | None] | None = None
+    """While the API is busy: the answer's tag, when its rows were read, and how its body is
+    built, from what this process holds (fenix.api.event_tails); None: read the database."""
+
+
+@dataclass(frozen=True)
+class Recent:
+    tag: str
+    as_of: float
+    build: Callable[[], Any]
 
 
 def init_reads(app: Flask) -> None:
@@ -59,6 +71,7 @@ def init_reads(app: Flask) -> None:
     app.extensions[_READ_SLOTS] = threading.BoundedSemaphore(settings.read_slots)
     app.extensions[_READ_LOAD] = ReadLoad(settings.busy_reads, settings.busy_read_max_age)
     app.extensions[_LEARNED_URLS] = LearnedUrls()
+    app.extensions[_EVENT_TAILS] = EventTails()
 
 
 def count_the_read() -> None:
@@ -83,6 +96,8 @@ def conditional_read(read: Read) -> ResponseReturnValue:
     window = _read_load().window(read.subject)
     if window is None:
         return _from_database(read)
+    if read.recent is not None and (held := read.recent(window)) is not None:
+        return _from_what_is_held(read.kind, held)
     answers = _answers()
     recent = answers.recent(read.kind, window.not_before)
     if recent is not None and recent[1].as_of >= window.refresh_before:
@@ -167,6 +182,24 @@ def _given_again(tag: str, answer: Any) -> ResponseReturnValue:
     if held := still_fresh(tag):
         return not_modified(held)
     return _answers().respond(tag, answer)
+
+
+def _from_what_is_held(kind: Hashable, held: Recent) -> ResponseReturnValue:
+    response = _answers().answer(held.tag, held.build, held.as_of)
+    _answers().confirm(kind, held.tag, held.as_of)  # for the next poll of the URL
+    if fresh := still_fresh(held.tag):
+        return not_modified(fresh)
+    return response
+
+
+def in_a_read(read: Callable[[Repository], Any]) -> Any:
+    """`read` in a transaction, under a read slot."""
+    with _read_slot(), runtime().db.transaction() as repo:
+        return read(repo)
+
+
+def event_tails() -> EventTails:
+    return current_app.extensions[_EVENT_TAILS]
 
 
 def _from_database(read: Read) -> ResponseReturnValue:
