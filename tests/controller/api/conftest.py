@@ -36,12 +36,28 @@ def sim_url() -> Iterator[str]:
     cloud.close()
 
 
-@pytest.fixture
-def runtime(database_url: str, sim_url: str) -> Iterator[Runtime]:
-    settings = Settings(database_url=database_url, run_engine=False, tokens=TOKENS)
-    rt = Runtime(settings, driver=SimulatedDriver(sim_url, timeout=5.0))
+def runtime_with(database_url: str, sim_url: str, **settings: Any) -> Iterator[Runtime]:
+    """A Runtime as `runtime` makes it, with these settings as well (a module's own
+    `runtime` fixture yields from it)."""
+    every = Settings(database_url=database_url, run_engine=False, tokens=TOKENS, **settings)
+    rt = Runtime(every, driver=SimulatedDriver(sim_url, timeout=5.0))
     yield rt
     rt.stop()
+
+
+@pytest.fixture
+def runtime(database_url: str, sim_url: str) -> Iterator[Runtime]:
+    yield from runtime_with(database_url, sim_url)
+
+
+@pytest.fixture
+def quiet_client(database_url: str, sim_url: str) -> Iterator[FlaskClient]:
+    """The admin's client of a second app on the same database that answers every read from
+    the database (its API never busy), to compare a busy one's answers with."""
+    for rt in runtime_with(database_url, sim_url):
+        quiet = create_app(rt).test_client()
+        quiet.environ_base["HTTP_X_AUTH_TOKEN"] = ADMIN_TOKEN
+        yield quiet
 
 
 @pytest.fixture

@@ -14,40 +14,17 @@ from collections.abc import Iterator
 import pytest
 
 from fenix.api.event_tails import EventTails, Tail
-from fenix.config import Settings
 from fenix.db.repository import Repository
-from fenix.drivers.simulated import SimulatedDriver
 from fenix.runtime import Runtime
 
-from .helpers import ADMIN_TOKEN, TOKENS
+from .conftest import runtime_with
 
 MAX_AGE = 0.6
 
 
 @pytest.fixture
 def runtime(database_url: str, sim_url: str) -> Iterator[Runtime]:
-    settings = Settings(
-        database_url=database_url,
-        run_engine=False,
-        tokens=TOKENS,
-        busy_reads=0,
-        busy_read_max_age=MAX_AGE,
-    )
-    rt = Runtime(settings, driver=SimulatedDriver(sim_url, timeout=5.0))
-    yield rt
-    rt.stop()
-
-
-@pytest.fixture
-def quiet_client(database_url: str, sim_url: str):
-    from fenix.app import create_app
-
-    settings = Settings(database_url=database_url, run_engine=False, tokens=TOKENS)
-    rt = Runtime(settings, driver=SimulatedDriver(sim_url, timeout=5.0))
-    test_client = create_app(rt).test_client()
-    test_client.environ_base["HTTP_X_AUTH_TOKEN"] = ADMIN_TOKEN
-    yield test_client
-    rt.stop()
+    yield from runtime_with(database_url, sim_url, busy_reads=0, busy_read_max_age=MAX_AGE)
 
 
 @pytest.fixture

@@ -13,37 +13,15 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask, request
 
-from fenix.config import Settings
-from fenix.drivers.simulated import SimulatedDriver
 from fenix.runtime import Runtime
 
-from .helpers import ADMIN_TOKEN, PROJECT_TOKENS, TOKENS, error_message
+from .conftest import runtime_with
+from .helpers import PROJECT_TOKENS, error_message
 
 
 @pytest.fixture
 def runtime(database_url: str, sim_url: str) -> Iterator[Runtime]:
-    settings = Settings(
-        database_url=database_url,
-        run_engine=False,
-        tokens=TOKENS,
-        busy_reads=0,
-        busy_read_max_age=10.0,
-    )
-    rt = Runtime(settings, driver=SimulatedDriver(sim_url, timeout=5.0))
-    yield rt
-    rt.stop()
-
-
-@pytest.fixture
-def quiet_client(database_url: str, sim_url: str):
-    from fenix.app import create_app
-
-    settings = Settings(database_url=database_url, run_engine=False, tokens=TOKENS)
-    rt = Runtime(settings, driver=SimulatedDriver(sim_url, timeout=5.0))
-    test_client = create_app(rt).test_client()
-    test_client.environ_base["HTTP_X_AUTH_TOKEN"] = ADMIN_TOKEN
-    yield test_client
-    rt.stop()
+    yield from runtime_with(database_url, sim_url, busy_reads=0, busy_read_max_age=10.0)
 
 
 @pytest.fixture

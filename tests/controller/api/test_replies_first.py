@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 from flask import Flask, request
 
 from fenix.api.replies_first import RepliesFirst
-from fenix.config import Settings
-from fenix.drivers.simulated import SimulatedDriver
 from fenix.runtime import Runtime
 
-from .helpers import TOKENS
+from .conftest import runtime_with
 
 
 def test_a_poll_waits_until_the_request_in_flight_ends():
@@ -54,17 +53,8 @@ def test_with_nothing_in_flight_a_poll_goes_at_once():
 
 
 @pytest.fixture
-def runtime(database_url: str, sim_url: str):
-    settings = Settings(
-        database_url=database_url,
-        run_engine=False,
-        tokens=TOKENS,
-        busy_reads=0,
-        busy_read_max_age=10.0,
-    )
-    rt = Runtime(settings, driver=SimulatedDriver(sim_url, timeout=5.0))
-    yield rt
-    rt.stop()
+def runtime(database_url: str, sim_url: str) -> Iterator[Runtime]:
+    yield from runtime_with(database_url, sim_url, busy_reads=0, busy_read_max_age=10.0)
 
 
 def test_a_write_and_a_first_read_are_in_flight_and_a_poll_is_not(

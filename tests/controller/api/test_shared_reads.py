@@ -17,27 +17,16 @@ from fenix.api import sessions
 from fenix.api.reads import WHOLE_DETAIL
 from fenix.api.shared_reads import _ANSWERS
 from fenix.api.views import session_detail
-from fenix.config import Settings
-from fenix.drivers.simulated import SimulatedDriver
 from fenix.runtime import Runtime
 
-from .helpers import TOKENS
+from .conftest import runtime_with
 
 MAX_AGE = 0.6
 
 
 @pytest.fixture
 def runtime(database_url: str, sim_url: str) -> Iterator[Runtime]:
-    settings = Settings(
-        database_url=database_url,
-        run_engine=False,
-        tokens=TOKENS,
-        busy_reads=0,
-        busy_read_max_age=MAX_AGE,
-    )
-    rt = Runtime(settings, driver=SimulatedDriver(sim_url, timeout=5.0))
-    yield rt
-    rt.stop()
+    yield from runtime_with(database_url, sim_url, busy_reads=0, busy_read_max_age=MAX_AGE)
 
 
 @pytest.fixture
