@@ -87,7 +87,11 @@ class EventTails:
         kept = self._entry(session_id)
         tail = kept.tail
         if tail is not None and not tail.covers(since):
-            return None
+            if tail.views or tail.as_of >= refresh_before:
+                return None
+            # Empty and due to be read again: it may start past the log's end (a `since` no
+            # event has reached yet), which no follower would ever be covered by.
+            tail = kept.tail = None
         fresh_enough = tail is not None and tail.as_of >= not_before
         if fresh_enough and (tail.as_of >= refresh_before or kept.reading.locked()):
             return tail

@@ -110,6 +110,28 @@ def test_a_position_older_than_the_tail_is_read_from_the_database(
     assert page.get_json() == quiet_client.get(_events(session_id, 1, limit=2)).get_json()
 
 
+def test_a_position_past_the_end_of_the_log_does_not_keep_followers_off_the_tail(
+    client, runtime, session_id, event_reads
+):
+    with runtime.db.transaction() as repo:
+        head = repo.events(session_id)[-1].position
+    client.get(_events(session_id, head + 1000))  # the first tail starts past the end
+    _log(runtime, session_id, 3)
+    time.sleep(MAX_AGE / 2 + 0.05)
+
+    first = client.get(_events(session_id, head)).get_json()
+    reads = len(event_reads)
+    second = client.get(_events(session_id, head + 1)).get_json()
+
+    assert [event["subject"] for event in first["events"]] == [
+        "subject-0",
+        "subject-1",
+        "subject-2",
+    ]
+    assert second["events"] == first["events"][1:]
+    assert len(event_reads) == reads  # the second from the tail the first read
+
+
 def test_a_deleted_sessions_log_is_still_read_and_an_unknown_one_is_404(
     client, runtime, session_id
 ):
