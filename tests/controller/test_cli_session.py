@@ -24,14 +24,15 @@ FENIX = str(Path(sys.executable).parent / "fenix")
 
 def fenix(*args: str, env: dict[str, str] | None = None, timeout: float = 120):
     """Run the installed `fenix` command, as a person or a script would."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("FENIX_")}
     return subprocess.run(
-        [FENIX, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**environment, **(env or {})},
+        [FENIX, *args], capture_output=True, text=True, timeout=timeout, env=fenix_env(env)
     )
+
+
+def fenix_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment without its FENIX_ settings, plus `env`."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("FENIX_")}
+    return {**environment, **(env or {})}
 
 
 def controller_env(live) -> dict[str, str]:
@@ -82,13 +83,12 @@ def test_watch_json_prints_one_object_per_change_the_last_one_final(live_stack):
     # The session waits until the watcher has printed what it first saw, however late the
     # watcher starts on a loaded machine; then it is brought forward and runs to its end.
     session_id = live.create_session(maintenance_at="2099-01-01 00:00:00")
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("FENIX_")}
     watcher = subprocess.Popen(
         [FENIX, "session", "watch", session_id, "--json", "--interval", "0.1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**environment, **controller_env(live)},
+        env=fenix_env(controller_env(live)),
     )
     try:
         first = json.loads(watcher.stdout.readline())

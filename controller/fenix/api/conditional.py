@@ -153,8 +153,12 @@ class AnswerCache:
         """The JSON answer tagged `tag`: from the cache, else built (once) and kept, current at
         `as_of` (time.monotonic: when its tag was read; now if not given); gzipped (under its
         own tag) for a client that accepts it."""
-        answer = self._get_or_build(tag, build, time.monotonic() if as_of is None else as_of)
-        return self.respond(tag, answer)
+        return self.respond(tag, self.kept(tag, build, as_of))
+
+    def kept(self, tag: str, build: Callable[[], Any], as_of: float | None = None) -> _Answer:
+        """The answer tagged `tag`, from the cache, else built (once) and kept, current at
+        `as_of` (now if not given): for a 304 that keeps it for the next poll."""
+        return self._get_or_build(tag, build, time.monotonic() if as_of is None else as_of)
 
     def confirm(self, kind: Hashable, tag: str, as_of: float) -> None:
         """The answer tagged `tag`, if kept, is the newest of `kind`, still current at `as_of`

@@ -50,6 +50,8 @@ class FastReads:
         self.app = app
         self.flask = flask
         self.replies_first = RepliesFirst()
+        self.authenticator = authenticator_of(app)
+        self.open_mode = is_open(app)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         read = _a_poll(self.app, environ)
@@ -82,9 +84,9 @@ class FastReads:
         return "200 OK", headers, body
 
     def _is_the_admin(self, environ: dict[str, Any]) -> bool:
-        if is_open(self.app):
+        if self.open_mode:
             return False  # open mode's checks of a browser's requests are Flask's
-        identity = authenticator_of(self.app).identify(EnvironHeaders(environ))
+        identity = self.authenticator.identify(EnvironHeaders(environ))
         return not isinstance(identity, str) and identity.is_admin
 
 

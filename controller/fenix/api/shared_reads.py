@@ -185,11 +185,9 @@ def _given_again(tag: str, answer: Any) -> ResponseReturnValue:
 
 
 def _from_what_is_held(kind: Hashable, held: Recent) -> ResponseReturnValue:
-    response = _answers().answer(held.tag, held.build, held.as_of)
+    answer = _answers().kept(held.tag, held.build, held.as_of)
     _answers().confirm(kind, held.tag, held.as_of)  # for the next poll of the URL
-    if fresh := still_fresh(held.tag):
-        return not_modified(fresh)
-    return response
+    return _given_again(held.tag, answer)
 
 
 def in_a_read(read: Callable[[Repository], Any]) -> Any:
