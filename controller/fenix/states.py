@@ -51,6 +51,19 @@ REPLY_STEPS = frozenset(
 )
 """Steps a manager answers with ACK_<step> or NACK_<step>; the others are for information."""
 
+FENIX_ERA_STEPS = frozenset(
+    {
+        ProjectStep.MAINTENANCE,
+        ProjectStep.SCALE_IN,
+        ProjectStep.PREPARE_MAINTENANCE,
+        ProjectStep.PLANNED_MAINTENANCE,
+        ProjectStep.INSTANCE_ACTION_DONE,
+        ProjectStep.MAINTENANCE_COMPLETE,
+    }
+)
+"""The steps OpenStack Fenix sent to managers: what an `aodh` subscriber (Tacker's plug-in,
+OPNFV Doctor) knows; such managers answer any other state with 400 or 500."""
+
 NO_MANAGER = "NO_MANAGER"
 NO_REPLY = "NO_REPLY"
 """What stands for a reply that never came: the project has no manager to ask (settled at

@@ -31,16 +31,20 @@ class DownloadFailed(Exception):
     pass
 
 
-def split_download_url(url: str) -> tuple[str, str]:
-    """(the URL to fetch, the SHA-256 its content must have); ValueError saying what is missing."""
+def split_download_url(url: str, *, allow_unverified: bool = False) -> tuple[str, str | None]:
+    """(the URL to fetch, the SHA-256 its content must have, None for none when the operator
+    allows unverified downloads); ValueError saying what is missing."""
     fetch_url, fragment = urldefrag(url)
     match = _SHA256_FRAGMENT.fullmatch(fragment)
-    if match is None:
-        raise ValueError(
-            f"{url!r} has no checksum: end it with #sha256=<the 64 hex digits of the "
-            "file's SHA-256> (sha256sum prints them)"
-        )
-    return fetch_url, match.group(1).lower()
+    if match is not None:
+        return fetch_url, match.group(1).lower()
+    if allow_unverified and not fragment:
+        return fetch_url, None
+    raise ValueError(
+        f"{url!r} has no checksum: end it with #sha256=<the 64 hex digits of the file's "
+        "SHA-256> (sha256sum prints them), or the operator may allow downloads without one "
+        "with FENIX_ALLOW_UNVERIFIED_DOWNLOADS=true"
+    )
 
 
 def check_scheme(url: str, allow_http: bool) -> None:
@@ -55,20 +59,25 @@ def check_scheme(url: str, allow_http: bool) -> None:
 
 
 def fetch_plugins(
-    urls: list[str], target: Path, timeout: float = 30.0, *, allow_http: bool = False
+    urls: list[str],
+    target: Path,
+    timeout: float = 30.0,
+    *,
+    allow_http: bool = False,
+    allow_unverified: bool = False,
 ) -> list[str]:
-    """Download every URL into `target`, each checked against its SHA-256 before it is written;
-    returns the playbook names now there."""
+    """Download every URL into `target`, each checked against its SHA-256 before it is written
+    (unless it names none and the operator allows that); returns the playbook names now there."""
     target.mkdir(parents=True, exist_ok=True)
     for url in urls:
         try:
             check_scheme(url, allow_http)
-            fetch_url, sha256 = split_download_url(url)
+            fetch_url, sha256 = split_download_url(url, allow_unverified=allow_unverified)
         except ValueError as exc:
             raise DownloadFailed(str(exc)) from None
         content = _get(fetch_url, timeout)
         actual = hashlib.sha256(content).hexdigest()
-        if not hmac.compare_digest(actual, sha256):
+        if sha256 is not None and not hmac.compare_digest(actual, sha256):
             raise DownloadFailed(
                 f"{fetch_url}: its SHA-256 is {actual}, not the {sha256} the session names; "
                 "nothing of it was used"

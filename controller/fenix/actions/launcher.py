@@ -152,7 +152,12 @@ class ActionLauncher:
         if marker.exists():
             return
         try:
-            names = fetch_plugins(urls, target, allow_http=self.settings.allow_http_downloads)
+            names = fetch_plugins(
+                urls,
+                target,
+                allow_http=self.settings.allow_http_downloads,
+                allow_unverified=self.settings.allow_unverified_downloads,
+            )
         except DownloadFailed as exc:
             raise ActionFailed(str(exc)) from None
         marker.touch()

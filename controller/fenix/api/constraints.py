@@ -77,6 +77,7 @@ def put_instance(instance_id: str) -> dict[str, Any]:
     _check_cloud_owner(who, instance_id)
     fields = body.model_dump(mode="json", exclude={"instance_id"})
     with runtime().db.transaction() as repo:
+        repo.lock_constraints()
         existing = repo.get_instance_constraint(instance_id)
         if existing is not None:
             require_visible(existing.project_id, _instance_missing(instance_id))
@@ -99,6 +100,7 @@ def get_instance(instance_id: str) -> dict[str, Any]:
 @blueprint.delete("/instance/<instance_id>")
 def delete_instance(instance_id: str) -> dict[str, Any]:
     with runtime().db.transaction() as repo:
+        repo.lock_constraints()
         row = _visible_or_404(
             repo.get_instance_constraint(instance_id), _instance_missing(instance_id)
         )
@@ -115,6 +117,7 @@ def put_group(group_id: str) -> dict[str, Any]:
     require_project_access(body.project_id)
     fields = body.model_dump(mode="json", exclude={"group_id"})
     with runtime().db.transaction() as repo:
+        repo.lock_constraints()
         existing = repo.get_group_constraint(group_id)
         if existing is not None:
             require_visible(existing.project_id, _group_missing(group_id))
@@ -132,6 +135,7 @@ def get_group(group_id: str) -> dict[str, Any]:
 @blueprint.delete("/instance_group/<group_id>")
 def delete_group(group_id: str) -> dict[str, Any]:
     with runtime().db.transaction() as repo:
+        repo.lock_constraints()
         row = _visible_or_404(repo.get_group_constraint(group_id), _group_missing(group_id))
         repo.delete_row(row)
         repo.add_event(None, "constraint.group.deleted", group_id)

@@ -1,8 +1,15 @@
 """The project API: a manager reads which of its instances a step affects and answers it.
 
 A reply is taken only while the engine waits for exactly that answer from that project; any
-other is refused with a 409 that says what the session does wait for, and the refusal is logged
-as an event, so a confused manager can be diagnosed from the session's event log.
+other is refused with a 409 that says what the session does wait for (or what was accepted
+instead), and the refusal is logged as an event, so a confused manager can be diagnosed from the
+session's event log. The same reply sent again gets the same 200 and changes nothing: Tacker's
+plug-in sends each reply twice within milliseconds. The session row is locked before it is
+read (Repository.lock_session), so of replies sent at once exactly one is the first.
+
+A reply to a step that asks nothing (`ACK_INSTANCE_ACTION_DONE`: Tacker acknowledges every
+notice) is accepted, as Fenix did, when the project was told that step: it changes nothing and
+is recorded once.
 
 The vnf workflow asks about one instance at a time, and about several of a project's instances
 at once (SessionAsk rows): such a reply is matched to its ask by instance id, from the notice's
@@ -24,7 +31,7 @@ from fenix.api import raw_json_object, runtime, validate
 from fenix.api.auth import require_visible
 from fenix.api.errors import bad_request, conflict, not_found
 from fenix.api.schemas import ProjectReply
-from fenix.db.models import Session, SessionProject
+from fenix.db.models import Session, SessionAsk, SessionProject
 from fenix.db.repository import Repository
 from fenix.notify import notifier
 from fenix.states import FINAL_SESSION_STATES, REPLY_STEPS
@@ -78,32 +85,32 @@ def _reply_body(session_id: str, project_id: str) -> tuple[dict[str, Any], Proje
 @blueprint.put("/v1/maintenance/<session_id>/<project_id>")
 def reply(session_id: str, project_id: str) -> dict[str, Any]:
     data, body = _reply_body(session_id, project_id)
+    news = False
     with runtime().db.transaction() as repo:
         session, project = _session_and_project(repo, session_id, project_id)
-        refusal = _refusal(session, project, body)
-        if refusal is not None and _asked_per_instance(repo, session, project_id, body):
-            refusal = _answer_asks(repo, session, project_id, body, data)
-        elif refusal is None:
+        if body.step not in REPLY_STEPS:
+            refusal = _note_acknowledgement(repo, session, project_id, body, data)
+        elif (refusal := _refusal(session, project, body)) is None:
             actions = _instance_actions(project, body)
             project.reply = body.state
             project.replied_at = utcnow()
             project.instance_actions = actions
             repo.add_event(session_id, "project.reply", project_id, None, body.state, data)
             notifier.drop_questions(repo, session_id, project_id, [project.step_key], "answered")
+            news = True
+        elif _asked_per_instance(repo, session, project_id, body, open_only=True):
+            refusal, news = _answer_asks(repo, session, project_id, body, data)
+        elif _repeats_accepted(project, body):
+            refusal = None  # the same answer again: already taken, nothing changes
+        elif _asked_per_instance(repo, session, project_id, body, open_only=False):
+            refusal, news = _answer_asks(repo, session, project_id, body, data)
         else:
-            # Logged, and committed: the refusal itself is what an operator needs to see.
-            repo.add_event(
-                session_id,
-                "project.reply.rejected",
-                project_id,
-                project.step,
-                body.state,
-                rejected_reply(data, refusal),
-            )
+            _log_refusal(repo, session_id, project_id, project.step, body, data, refusal)
     if refusal is not None:
         runtime().metrics.reply_rejected()
         raise conflict(refusal)
-    runtime().wake(session_id)
+    if news:
+        runtime().wake(session_id)
     return {"session_id": session_id, "project_id": project_id, "state": body.state}
 
 
@@ -112,14 +119,63 @@ MAX_LOGGED_REJECTED_BODY = 4096
 manager that repeats a large late reply cannot grow the database by more than this a time."""
 
 
-def rejected_reply(data: dict[str, Any], reason: str) -> dict[str, Any]:
-    """The log entry of a refused reply: its body whole when small, else its first 4 KiB."""
+def logged_body(data: dict[str, Any]) -> dict[str, Any]:
+    """A reply's body as the log keeps it: whole when small, else its first 4 KiB."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     size = len(text.encode())
     if size <= MAX_LOGGED_REJECTED_BODY:
-        return {"body": data, "reason": reason}
+        return {"body": data}
     excerpt = text.encode()[:MAX_LOGGED_REJECTED_BODY].decode(errors="ignore")
-    return {"body_excerpt": excerpt, "body_bytes": size, "reason": reason}
+    return {"body_excerpt": excerpt, "body_bytes": size}
+
+
+def rejected_reply(data: dict[str, Any], reason: str) -> dict[str, Any]:
+    """The log entry of a refused reply: its body (bounded) and why it was refused."""
+    return {**logged_body(data), "reason": reason}
+
+
+def _log_refusal(
+    repo: Repository,
+    session_id: str,
+    project_id: str,
+    step: str | None,
+    body: ProjectReply,
+    data: dict[str, Any],
+    refusal: str,
+) -> None:
+    """Logged, and committed: the refusal itself is what an operator needs to see."""
+    repo.add_event(
+        session_id,
+        "project.reply.rejected",
+        project_id,
+        step,
+        body.state,
+        rejected_reply(data, refusal),
+    )
+
+
+def _note_acknowledgement(
+    repo: Repository, session: Session, project_id: str, body: ProjectReply, data: dict[str, Any]
+) -> str | None:
+    """A reply to a step that asks nothing: taken (and logged once per project and state) when
+    the project was told that step in this session; else the refusal, logged."""
+    if not repo.has_event(session.id, "notification", project_id, body.step):
+        refusal = (
+            f"project {project_id} was not told {body.step} in session {session.id}: "
+            f"{body.state} answers nothing"
+        )
+        _log_refusal(repo, session.id, project_id, None, body, data, refusal)
+        return refusal
+    if not repo.has_event(session.id, "project.reply.noted", project_id, body.state):
+        repo.add_event(
+            session.id,
+            "project.reply.noted",
+            project_id,
+            body.step,
+            body.state,
+            {**logged_body(data), "note": f"{body.step} asks for no answer; nothing changes"},
+        )
+    return None
 
 
 def _refusal(session: Session, project: SessionProject, body: ProjectReply) -> str | None:
@@ -134,8 +190,23 @@ def _refusal(session: Session, project: SessionProject, body: ProjectReply) -> s
     if _ended(session):
         return refusal + f" (the session is {_ended(session)})"
     if project.reply is not None:
-        return refusal + f" (it answered {project.reply} at {to_iso(project.replied_at)})"
+        accepted = f"{project.reply} at {to_iso(project.replied_at)}"
+        if project.instance_actions:
+            accepted += f" with instance_actions {json.dumps(project.instance_actions)}"
+        return refusal + f" (it answered {accepted})"
     return refusal
+
+
+def _repeats_accepted(project: SessionProject, body: ProjectReply) -> bool:
+    """The reply is the one already accepted for the project's step, actions and all."""
+    if project.reply != body.state or project.step != body.step:
+        return False
+    ids = list(project.instance_ids)
+    if body.instance_action is not None:
+        given = {ids[0]: str(body.instance_action)} if len(ids) == 1 else None
+    else:
+        given = {i: str(action) for i, action in body.instance_actions.items()}
+    return given == dict(project.instance_actions or {})
 
 
 def _ended(session: Session) -> str | None:
@@ -183,22 +254,26 @@ def get_instance_ask(session_id: str, project_id: str, instance_id: str) -> dict
 def reply_for_instance(session_id: str, project_id: str, instance_id: str) -> dict[str, Any]:
     """The reply_url of a per-instance notice: the answer is about that instance."""
     data, body = _reply_body(session_id, project_id)
+    news = False
     with runtime().db.transaction() as repo:
         session, _project = _session_and_project(repo, session_id, project_id)
-        refusal = _answer_asks(repo, session, project_id, body, data, instance_id)
+        if body.step not in REPLY_STEPS:
+            refusal = _note_acknowledgement(repo, session, project_id, body, data)
+        else:
+            refusal, news = _answer_asks(repo, session, project_id, body, data, instance_id)
     if refusal is not None:
         runtime().metrics.reply_rejected()
         raise conflict(refusal)
-    runtime().wake(session_id)
+    if news:
+        runtime().wake(session_id)
     return {"session_id": session_id, "project_id": project_id, "state": body.state}
 
 
 def _asked_per_instance(
-    repo: Repository, session: Session, project_id: str, body: ProjectReply
+    repo: Repository, session: Session, project_id: str, body: ProjectReply, *, open_only: bool
 ) -> bool:
-    return any(
-        a.step == body.step for a in repo.asks(session.id, open_only=True, project_id=project_id)
-    )
+    asks = repo.asks(session.id, open_only=open_only, project_id=project_id)
+    return any(a.step == body.step for a in asks)
 
 
 def _answer_asks(
@@ -208,13 +283,13 @@ def _answer_asks(
     body: ProjectReply,
     data: dict[str, Any],
     instance_id: str | None = None,
-) -> str | None:
-    """Record the reply on the asks it answers; the refusal (logged) when it answers none."""
-    open_asks = {
-        a.instance_id: a
-        for a in repo.asks(session.id, open_only=True, project_id=project_id)
-        if a.step == body.step
-    }
+) -> tuple[str | None, bool]:
+    """Record the reply on the asks it answers: (None, whether it answered any still open),
+    or (the refusal, logged, False). An ask already answered with this very reply is taken
+    again without change."""
+    asks = [a for a in repo.asks(session.id, project_id=project_id) if a.step == body.step]
+    open_asks = {a.instance_id: a for a in asks if a.reply is None}
+    answered = {a.instance_id: a for a in asks if a.reply is not None}  # the newest of each
     if instance_id is not None:
         extra = sorted(set(body.instance_actions) - {instance_id})
         if extra:
@@ -236,7 +311,11 @@ def _answer_asks(
         ids = list(open_asks)
     if body.instance_action is not None and len(ids) != 1:
         raise bad_request("instance_action answers for one instance; give instance_actions")
-    missing = [i for i in ids if i not in open_asks]
+    repeated = {i for i in ids if i not in open_asks and _same_answer(answered.get(i), body, i)}
+    missing = [i for i in ids if i not in open_asks and i not in repeated]
+    ids = [i for i in ids if i in open_asks]
+    if repeated and not missing and not ids:
+        return None, False
     refusal = None
     if _ended(session):
         refusal = f"project {project_id} is not waiting for {body.state}: {_ended(session)}"
@@ -245,16 +324,12 @@ def _answer_asks(
             f"project {project_id} is not waiting for {body.state} about "
             f"{', '.join(missing) or 'any instance'}"
         )
+        accepted = [_accepted(answered[i]) for i in missing if i in answered]
+        if accepted:
+            refusal += f"; it answered {'; '.join(accepted)}"
     if refusal is not None:
-        repo.add_event(
-            session.id,
-            "project.reply.rejected",
-            project_id,
-            None,
-            body.state,
-            rejected_reply(data, refusal),
-        )
-        return refusal
+        _log_refusal(repo, session.id, project_id, None, body, data, refusal)
+        return refusal, False
     now = utcnow()
     for asked in ids:
         ask = open_asks[asked]
@@ -273,4 +348,16 @@ def _answer_asks(
     notifier.drop_questions(
         repo, session.id, project_id, [open_asks[i].key for i in ids], "answered"
     )
-    return None
+    return None, True
+
+
+def _same_answer(ask: SessionAsk | None, body: ProjectReply, instance_id: str) -> bool:
+    if ask is None or ask.reply != body.state:
+        return False
+    action = body.instance_action or body.instance_actions.get(instance_id)
+    return (str(action) if action is not None else None) == ask.instance_action
+
+
+def _accepted(ask: SessionAsk) -> str:
+    action = f" ({ask.instance_action})" if ask.instance_action else ""
+    return f"{ask.reply}{action} about {ask.instance_id} at {to_iso(ask.replied_at)}"

@@ -24,11 +24,9 @@ from pydantic import (
     model_validator,
 )
 
-from fenix.actions.download import split_download_url
 from fenix.config import PlanSeconds
 from fenix.drivers.base import HostKind
 from fenix.states import (
-    REPLY_STEPS,
     EventType,
     InstanceAction,
     ProjectStep,
@@ -38,8 +36,9 @@ from fenix.timeutil import parse_timestamp
 from fenix.windows import DAYS, Schedule, weekly_from
 from fenix.workflows import available_workflows
 
-_REPLY_STEP_NAMES = [str(step) for step in ProjectStep if step in REPLY_STEPS]
-"""In the order of the conversation, for messages."""
+_REPLY_STEP_NAMES = [str(step) for step in ProjectStep]
+"""Every step a project can be told, in the order of the conversation: those in REPLY_STEPS
+ask for a decision; a reply to another (ACK_INSTANCE_ACTION_DONE) only acknowledges it."""
 _ANSWERS = ("ACK", "NACK")
 _REPLY_STATE = re.compile(r"(ACK|NACK)_([A-Z_]+)")
 ACTION_TYPES = ("pre", "host", "post", "gate", *(str(kind) for kind in HostKind))
@@ -102,8 +101,9 @@ _DOWNLOAD_PATTERN = (
 
 
 def _download_url(value: str) -> str:
+    """An http(s) URL; its scheme and its checksum are checked against the settings later
+    (fenix.api.sessions)."""
     _web_url(value)
-    split_download_url(value)
     return value
 
 

@@ -17,7 +17,7 @@ from flask import Blueprint, current_app, request
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
-from fenix.actions.download import check_scheme
+from fenix.actions.download import check_scheme, split_download_url
 from fenix.actions.plugins import COLLECTION_PREFIX, is_plugin_name, missing_plugins
 from fenix.api import json_body, runtime
 from fenix.api.auth import require_admin
@@ -123,11 +123,13 @@ def _actions_or_defaults(body: CreateSession) -> list[tuple[str, str, dict[str, 
     return [(a["plugin"], a["type"], dict(a.get("metadata") or {})) for a in defaults]
 
 
-def _check_download_schemes(urls: list[str]) -> None:
-    allow_http = runtime().settings.allow_http_downloads
+def _check_downloads(urls: list[str]) -> None:
+    """A 400 for a URL the settings do not allow: plain http, or no SHA-256 to check."""
+    settings = runtime().settings
     for position, url in enumerate(urls):
         try:
-            check_scheme(url, allow_http)
+            check_scheme(url, settings.allow_http_downloads)
+            split_download_url(url, allow_unverified=settings.allow_unverified_downloads)
         except ValueError as exc:
             raise bad_request(f"download.{position}: {exc}") from None
 
@@ -215,7 +217,7 @@ def _checked(body: CreateSession) -> tuple[list[tuple[str, str, dict[str, Any]]]
             f"hosts: {len(body.hosts)} names; a session takes at most {max_hosts} "
             "(FENIX_MAX_HOSTS): split the maintenance into several sessions"
         )
-    _check_download_schemes(body.download)
+    _check_downloads(body.download)
     actions = _actions_or_defaults(body)
     _check_plugins(actions, body.download)
     return actions, _resolve_hosts(body.hosts)

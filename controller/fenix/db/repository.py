@@ -39,6 +39,7 @@ from fenix.timeutil import utcnow
 _FINAL = [str(state) for state in FINAL_SESSION_STATES]
 HOST_CLAIM_LOCK = 0x66656E6978
 SUBSCRIPTION_QUOTA_LOCK = 0x66656E6979
+CONSTRAINT_LOCK = 0x66656E697A
 """The PostgreSQL advisory lock key under which hosts are checked free and claimed."""
 
 
@@ -86,6 +87,17 @@ class Repository:
             .limit(limit)
         )
         return self.orm.scalars(query).all()
+
+    def has_event(self, session_id: str, kind: str, subject: str, new: str) -> bool:
+        """Whether the session's log holds an event of this kind, subject and new value (a
+        notice told to a project, a reply already noted)."""
+        query = select(Event.id).where(
+            Event.session_id == session_id,
+            Event.kind == kind,
+            Event.subject == subject,
+            Event.new == new,
+        )
+        return self.orm.scalars(query.limit(1)).first() is not None
 
     def events_of_kinds(self, session_id: str, kinds: Iterable[str]) -> Sequence[Event]:
         """The session's events of these kinds, oldest first (pauses and holds, for the
@@ -157,8 +169,20 @@ class Repository:
         return session
 
     def lock_session(self, session_id: str) -> Session | None:
-        """The session row, locked against concurrent writers where the database can."""
-        query = select(Session).where(Session.id == session_id).with_for_update()
+        """The session row, locked against concurrent writers until the transaction ends, and
+        read after the lock is held: a read-check-write of it (a reply, a pause) is serialised.
+
+        SQLite has no row locks and its driver begins a transaction only at the first write,
+        so two requests would both read the row before either wrote: its one write lock is
+        taken first instead (every writer of the file waits for the commit)."""
+        if not self._postgresql:
+            self._take_sqlite_write_lock()
+        query = (
+            select(Session)
+            .where(Session.id == session_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
         return self.orm.scalars(query).first()
 
     def list_session_ids(self) -> list[str]:
@@ -207,15 +231,24 @@ class Repository:
         after. Without it two processes both see room (free hosts, a quota not reached):
         PostgreSQL runs the transactions side by side (READ COMMITTED), and SQLite takes its
         write lock only at the first write, after both have read."""
-        if self.orm.get_bind().dialect.name == "postgresql":
+        if self._postgresql:
             self.orm.execute(select(func.pg_advisory_xact_lock(key)))
-        else:  # a write that changes nothing takes SQLite's one write lock now
-            self.orm.execute(
-                update(Session)
-                .where(Session.id.is_(None))
-                .values(owner=Session.owner)
-                .execution_options(synchronize_session=False)
-            )
+        else:
+            self._take_sqlite_write_lock()
+
+    @property
+    def _postgresql(self) -> bool:
+        return self.orm.get_bind().dialect.name == "postgresql"
+
+    def _take_sqlite_write_lock(self) -> None:
+        """A write that changes nothing takes SQLite's one write lock now (waiting, up to the
+        busy timeout, for another writer's commit)."""
+        self.orm.execute(
+            update(Session)
+            .where(Session.id.is_(None))
+            .values(owner=Session.owner)
+            .execution_options(synchronize_session=False)
+        )
 
     def runnable_session_ids(self, now: datetime, owner: str) -> list[str]:
         """Sessions with work left, that are due and whose lease is free, expired or ours."""
@@ -506,6 +539,11 @@ class Repository:
         return self.orm.get(ActionRun, run_id)
 
     # -- constraints -----------------------------------------------------------------------
+    def lock_constraints(self) -> None:
+        """Serialise the writers of constraints until the transaction ends: two first PUTs of
+        one instance would both find no row and both insert it (a 500 for the second)."""
+        self._serialize(CONSTRAINT_LOCK)
+
     def get_instance_constraint(self, instance_id: str) -> InstanceConstraint | None:
         return self.orm.get(InstanceConstraint, instance_id)
 

@@ -52,14 +52,12 @@ from fenix.db.repository import Repository
 from fenix.notify import notifier
 from fenix.notify.bus import BUS_FORMAT, BusSender
 from fenix.notify.callbacks import CallbackPolicy
-from fenix.notify.formats import encode, signature
+from fenix.notify.formats import AODH_FORMAT, encode, signature
 from fenix.notify.notifier import DELIVERED, DROPPED, PENDING
 from fenix.notify.webhook import Answer, WebhookSender
 from fenix.timeutil import utcnow
 
 LOG = logging.getLogger(__name__)
-
-AODH_FORMAT = "aodh"
 
 _CLAIM_MARGIN = 5.0
 """Seconds a claim outlives the send's deadline, before another controller may take over."""

@@ -11,6 +11,11 @@ import hmac
 import json
 from typing import Any
 
+from fenix.states import FENIX_ERA_STEPS
+
+AODH_FORMAT = "aodh"
+FENIX_FORMAT = "fenix"
+
 _TRAIT_STRING = 1
 _TRAIT_DATETIME = 4
 _DATETIME_FIELDS = {"reply_at", "actions_at", "generated"}
@@ -57,8 +62,14 @@ def aodh_body(message: dict[str, Any], subscription_id: str) -> dict[str, Any]:
     }
 
 
+def receives(fmt: str, planned_state: str | None) -> bool:
+    """Whether a subscriber of this format gets a maintenance.planned of this state: `aodh`
+    subscribers (Fenix-era managers) only the steps Fenix sent them, the others every step."""
+    return fmt != AODH_FORMAT or planned_state is None or planned_state in FENIX_ERA_STEPS
+
+
 def encode(message: dict[str, Any], fmt: str, subscription_id: str) -> bytes:
-    body = aodh_body(message, subscription_id) if fmt == "aodh" else fenix_body(message)
+    body = aodh_body(message, subscription_id) if fmt == AODH_FORMAT else fenix_body(message)
     return json.dumps(body, separators=(",", ":")).encode()
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from fenix.db.models import OutboxMessage, Session
 from fenix.db.repository import Repository
 from fenix.notify.bus import BUS_SUBSCRIPTION_ID, is_bus
+from fenix.notify.formats import receives
 from fenix.states import EventType
 from fenix.timeutil import to_iso, utcnow
 
@@ -95,6 +96,8 @@ def emit(
     subscriptions = repo.subscriptions_for(
         {str(name) for name in _SUBSCRIBED_AS[event_type]}, project_id
     )
+    if event_type in _SUBSCRIBED_AS[EventType.PLANNED]:
+        subscriptions = [s for s in subscriptions if receives(s.format, payload.get("state"))]
     for subscription in subscriptions:
         repo.add_outbox(
             subscription_id=subscription.id,

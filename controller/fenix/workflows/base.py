@@ -264,6 +264,30 @@ class BaseWorkflow:
         """What a project without an answer gets: live migration (the cloud allows it)."""
         return InstanceAction.LIVE_MIGRATE
 
+    def standing_actions(
+        self, affected: dict[str, list[str]], replies: dict[str, Reply], given: dict[str, str]
+    ) -> dict[str, str]:
+        """For the instances no answer gave an action: what their manager's standing instance
+        constraint says (`migration_type`), where this workflow offers it. OWN_ACTION only
+        where the manager acknowledged, as someone must carry it out; the rest get the
+        workflow's default."""
+        unanswered = [i for ids in affected.values() for i in ids if i not in given]
+        if not unanswered:
+            return {}
+        project_of = {i: p for p, ids in affected.items() for i in ids}
+        with self.ctx.db.transaction() as repo:
+            standing = {
+                instance_id: row.migration_type
+                for instance_id, row in repo.instance_constraints(unanswered).items()
+                if row.migration_type in self.talk.allowed_actions
+            }
+        acked = {p for p, reply in replies.items() if reply.answered and not reply.nacked}
+        return {
+            instance_id: action
+            for instance_id, action in standing.items()
+            if action != InstanceAction.OWN_ACTION or project_of[instance_id] in acked
+        }
+
     def empty_host(self, host: str, step: ProjectStep) -> None:
         """Ask the host's projects what to do with their instances on it, then do it.
 
@@ -281,6 +305,7 @@ class BaseWorkflow:
             for reply in replies.values():
                 if not reply.nacked:
                     actions.update(reply.instance_actions)
+            actions = {**self.standing_actions(affected, replies, actions), **actions}
             self.mover.empty_host(host, actions, self.default_action())
             self.talk.inform(ProjectStep.ADMIN_ACTION_DONE, affected)
         left = [i.instance_id for i in self.sync_host(host)]

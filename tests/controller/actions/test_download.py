@@ -69,6 +69,26 @@ def test_a_url_without_a_checksum_is_refused(tmp_path, plugin_server):
         fetch_plugins([f"{plugin_server}/single.yml"], tmp_path, allow_http=True)
 
 
+def test_a_url_without_a_checksum_is_fetched_unchecked_when_the_operator_allows_it(
+    tmp_path, plugin_server
+):
+    names = fetch_plugins(
+        [f"{plugin_server}/single.yml"], tmp_path, allow_http=True, allow_unverified=True
+    )
+
+    assert names == ["single"]
+    assert (tmp_path / "single.yml").read_bytes() == HELLO
+
+
+def test_a_named_checksum_is_checked_even_when_unverified_downloads_are_allowed(
+    tmp_path, plugin_server
+):
+    url = f"{plugin_server}/single.yml#sha256={hashlib.sha256(b'other').hexdigest()}"
+
+    with pytest.raises(DownloadFailed, match="its SHA-256 is"):
+        fetch_plugins([url], tmp_path / "plugins", allow_http=True, allow_unverified=True)
+
+
 def test_plain_http_is_refused_unless_the_operator_allows_it(tmp_path, plugin_server):
     with pytest.raises(DownloadFailed, match="https only"):
         fetch_plugins([_pinned(plugin_server, "single.yml")], tmp_path / "plugins")

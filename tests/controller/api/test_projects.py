@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from fenix.states import SessionState
+from fenix.notify import notifier
+from fenix.states import EventType, SessionState
 
 from .helpers import error_message
 
@@ -133,6 +134,85 @@ def test_reply_before_the_project_was_asked_anything_is_409(client, session_id, 
     assert "waits for nothing from it now" in error_message(response)
 
 
+def test_the_same_reply_again_is_200_changes_nothing_and_is_recorded_once(
+    client, session_id, ask_project
+):
+    ask_project(session_id, "project-1", "PLANNED_MAINTENANCE", VMS)
+    url = f"/v1/maintenance/{session_id}/project-1"
+    body = {"state": "ACK_PLANNED_MAINTENANCE", "instance_actions": {VMS[0]: "MIGRATE"}}
+    assert client.put(url, json=body).status_code == 200
+    replied_at = client.get(f"/v1/maintenance/{session_id}/detail").get_json()["projects"][0][
+        "replied_at"
+    ]
+
+    again = client.put(url, json=body)
+    other = client.put(url, json={**body, "instance_actions": {VMS[0]: "LIVE_MIGRATE"}})
+
+    assert again.status_code == 200
+    assert again.get_json()["state"] == "ACK_PLANNED_MAINTENANCE"
+    assert other.status_code == 409
+    assert 'with instance_actions {"project-1-vm-1": "MIGRATE"}' in error_message(other)
+    project = client.get(f"/v1/maintenance/{session_id}/detail").get_json()["projects"][0]
+    assert (project["instance_actions"], project["replied_at"]) == (
+        {VMS[0]: "MIGRATE"},
+        replied_at,
+    )
+    assert len(events_of(client, session_id, "project.reply")) == 1
+    assert len(events_of(client, session_id, "project.reply.rejected")) == 1
+
+
+def tell(runtime, session_id: str, project_id: str, step: str) -> None:
+    """Tell the project a step that asks nothing, as the engine does."""
+    with runtime.db.transaction() as repo:
+        payload = {"session_id": session_id, "project_id": project_id, "state": step}
+        notifier.emit(
+            repo, EventType.PLANNED, payload, session_id=session_id, project_id=project_id
+        )
+
+
+@pytest.mark.parametrize("answer", ["ACK", "NACK"])
+def test_an_acknowledged_instance_action_done_is_200_changes_nothing_and_is_noted_once(
+    client, session_id, ask_project, runtime, answer
+):
+    # Tacker's plug-in acknowledges every notice it handles, INSTANCE_ACTION_DONE included.
+    ask_project(session_id, "project-1", "PLANNED_MAINTENANCE", VMS)
+    tell(runtime, session_id, "project-1", "INSTANCE_ACTION_DONE")
+    tell(runtime, session_id, "project-1", "INSTANCE_ACTION_DONE")
+    url = f"/v1/maintenance/{session_id}/project-1"
+    body = {"state": f"{answer}_INSTANCE_ACTION_DONE", "session_id": session_id}
+
+    answers = [client.put(url, json=body) for _ in range(3)]
+
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    project = client.get(f"/v1/maintenance/{session_id}/detail").get_json()["projects"][0]
+    assert (project["step"], project["reply"]) == ("PLANNED_MAINTENANCE", None)
+    (noted,) = events_of(client, session_id, "project.reply.noted")
+    assert (noted["subject"], noted["new"], noted["data"]["body"]) == (
+        "project-1",
+        f"{answer}_INSTANCE_ACTION_DONE",
+        body,
+    )
+    assert events_of(client, session_id, "project.reply") == []
+    # The question still open is still open: an ACK to it is taken.
+    assert client.put(url, json={"state": "ACK_PLANNED_MAINTENANCE"}).status_code == 200
+
+
+def test_an_acknowledgement_of_a_step_never_told_is_409_and_logged(
+    client, session_id, ask_project, runtime
+):
+    ask_project(session_id, "project-1", "MAINTENANCE", VMS)
+    tell(runtime, session_id, "project-2", "INSTANCE_ACTION_DONE")  # another project's notice
+
+    response = client.put(
+        f"/v1/maintenance/{session_id}/project-1", json={"state": "ACK_INSTANCE_ACTION_DONE"}
+    )
+
+    assert response.status_code == 409
+    assert "project-1 was not told INSTANCE_ACTION_DONE" in error_message(response)
+    (rejected,) = events_of(client, session_id, "project.reply.rejected")
+    assert rejected["new"] == "ACK_INSTANCE_ACTION_DONE"
+
+
 def test_reply_to_an_informational_step_is_409(client, session_id, ask_project):
     ask_project(session_id, "project-1", "IN_MAINTENANCE", VMS)
 
@@ -212,7 +292,7 @@ def test_reply_naming_instances_outside_the_step_is_400_and_not_recorded(
     ("body", "words"),
     [
         ({}, ["state: Field required"]),
-        ({"state": "ACK_IN_MAINTENANCE"}, ["state:", "not a reply", "PLANNED_MAINTENANCE"]),
+        ({"state": "ACK_IN_SERVICE"}, ["state:", "not a reply", "PLANNED_MAINTENANCE"]),
         ({"state": "YES_MAINTENANCE"}, ["state:", "not a reply"]),
         ({"state": 1}, ["state:", "valid string"]),
         (
@@ -269,16 +349,17 @@ def test_a_large_refused_reply_is_logged_cut_to_4_kib_and_counted(
     ask_project(session_id, "project-1", "MAINTENANCE", VMS)
     url = f"/v1/maintenance/{session_id}/project-1"
     assert client.put(url, json={"state": "ACK_MAINTENANCE"}).status_code == 200
-    late = {"state": "ACK_MAINTENANCE", "padding": "y" * 500_000}
+    # A different answer to the question answered: the same one again is taken (see below).
+    late = {"state": "NACK_MAINTENANCE", "padding": "y" * 500_000}
 
     first = client.put(url, json=late)
-    second = client.put(url, json={"state": "ACK_MAINTENANCE"})
+    second = client.put(url, json={"state": "NACK_MAINTENANCE"})
 
     assert first.status_code == second.status_code == 409
     large, small = events_of(client, session_id, "project.reply.rejected")
     assert len(large["data"]["body_excerpt"].encode()) <= 4096
-    assert large["data"]["body_excerpt"].startswith('{"state":"ACK_MAINTENANCE","padding":"yyy')
+    assert large["data"]["body_excerpt"].startswith('{"state":"NACK_MAINTENANCE","padding":"yy')
     assert large["data"]["body_bytes"] > 500_000
     assert "body" not in large["data"]
-    assert small["data"]["body"] == {"state": "ACK_MAINTENANCE"}
+    assert small["data"]["body"] == {"state": "NACK_MAINTENANCE"}
     assert runtime.metrics.registry.get_sample_value("fenix_project_replies_rejected_total") == 2

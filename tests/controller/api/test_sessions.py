@@ -13,6 +13,7 @@ from fenix.runtime import Runtime
 from fenix.states import SessionState
 from fenix.timeutil import utcnow
 
+from .conftest import runtime_with
 from .helpers import ADMIN_TOKEN, SAMPLE_CREATE, error_message
 
 
@@ -37,6 +38,22 @@ def test_create_with_fenix_sample_body_stores_everything_it_names(client):
         {"plugin": "finalize", "type": "post", "metadata": {}},
     ]
     assert detail["percent_done"] == 0
+
+
+def test_the_contracts_own_sample_is_taken_as_written_when_unverified_downloads_are_allowed(
+    database_url, sim_url
+):
+    as_written = {**SAMPLE_CREATE, "download": ["https://example.com/plugins1.tar.gz"]}
+    for runtime in runtime_with(database_url, sim_url, allow_unverified_downloads=True):
+        client = create_app(runtime).test_client()
+        client.environ_base["HTTP_X_AUTH_TOKEN"] = ADMIN_TOKEN
+
+        response = client.post("/v1/maintenance", json=as_written)
+
+        assert response.status_code == 200, response.get_json()
+        session_id = response.get_json()["session_id"]
+        detail = client.get(f"/v1/maintenance/{session_id}/detail").get_json()
+        assert detail["download"] == ["https://example.com/plugins1.tar.gz"]
 
 
 def test_create_with_defaults_takes_every_compute_host_and_starts_now(client):
@@ -196,7 +213,7 @@ REJECTED_CREATES = [
     (
         {"state": "MAINTENANCE", "download": ["https://example.com/p.tgz"]},
         400,
-        ["download.0:", "has no checksum", "#sha256="],
+        ["download.0:", "has no checksum", "#sha256=", "FENIX_ALLOW_UNVERIFIED_DOWNLOADS"],
     ),
     (
         {"state": "MAINTENANCE", "download": [f"http://example.com/p.tgz#sha256={'a' * 64}"]},

@@ -90,6 +90,34 @@ def test_projects_without_a_manager_get_live_migration_by_default(live_stack):
     assert all(i["downtime_seconds"] == 0 for i in report["instances"].values())
 
 
+def test_moves_made_without_an_answer_follow_the_projects_standing_constraints(live_stack):
+    live = live_stack.start(cloud={"hosts": 3, "projects": 2, "instances": 2})
+    driver = SimulatedDriver(live.sim_url)
+    cold = [i.instance_id for i in driver.list_instances(project_id="project-1")]
+    for instance_id in cold:  # project-1 has no manager, but a standing constraint
+        response = live.http.put(
+            f"{live.url}/v1/instance/{instance_id}",
+            json={"project_id": "project-1", "migration_type": "MIGRATE"},
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+    session_id = live.create_session()
+
+    detail = live.wait_for(session_id)
+
+    assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
+    kinds = {
+        project: {
+            move["kind"]
+            for instance_id, report in live.cloud_report()["instances"].items()
+            if instance_id.startswith(f"{project}-")
+            for move in report["moves"]
+        }
+        for project in ("project-1", "project-2")
+    }
+    assert kinds == {"project-1": {"migrate"}, "project-2": {"live_migrate"}}
+
+
 def test_nack_of_maintenance_fails_the_session_before_any_host_is_touched(live_stack):
     live = live_stack.start(cloud={"hosts": 3, "projects": 2, "instances": 2})
     live.add_manager("project-1")

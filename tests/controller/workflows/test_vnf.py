@@ -142,12 +142,19 @@ def test_a_project_asked_about_several_instances_names_the_one_it_answers(live_s
     answer = {"state": ack, "instance_action": "MIGRATE"}
     own_url = live.http.put(f"{url}/{second}", json=answer, timeout=10)
     again = live.http.put(f"{url}/{second}", json=answer, timeout=10)
+    other = live.http.put(
+        f"{url}/{second}", json={"state": ack, "instance_action": "LIVE_MIGRATE"}, timeout=10
+    )
 
     assert {first, second} <= set(listed)
     assert lone.status_code == 400 and "name the one" in lone.json()["error"]["message"]
     assert named.status_code == 200, named.text
     assert own_url.status_code == 200, own_url.text
-    assert again.status_code == 409
+    # The same answer again is taken without change; a different one is refused, naming the
+    # answer accepted.
+    assert again.status_code == 200, again.text
+    assert other.status_code == 409
+    assert f"answered {ack} (MIGRATE) about {second}" in other.json()["error"]["message"]
     detail = live.wait_for(session_id, timeout=60)
     assert detail["state"] == "MAINTENANCE_DONE", detail["error"]
     moved = live.cloud_report()["instances"]
