@@ -77,18 +77,11 @@ class Settings(BaseSettings):
     """The most hosts one session may name."""
     max_body_bytes: int = 1024 * 1024
     """The largest request body taken; a larger one is answered 413 before it is read."""
-    connection_limit: int = Field(default=1000, ge=1)
-    """Connections served at once (idle ones included); at the limit, the one that has waited
-    longest for its client (idle, or its request still incomplete) is closed for a new one."""
+    connection_limit: int = 500
+    """Connections served at once (idle ones included); more wait to be accepted."""
     idle_timeout: float = 15.0
     """Seconds an idle connection is kept open: a client that holds sockets without sending
     anything is disconnected after this."""
-    request_timeout: float = Field(default=10.0, gt=0)
-    """Seconds to receive one whole request, head and body, from its first byte (from the
-    connect for a connection's first): a client that trickles bytes is disconnected after it."""
-    connections_per_client: int = Field(default=64, ge=0)
-    """Connections one client address may hold (0: no cap); a new one beyond it replaces that
-    address's longest-waiting one. Behind a reverse proxy every client has its address."""
 
     cloud: Literal["simulated", "openstack", "kubernetes"] = "simulated"
     """The cloud driver (fenix.drivers.factory): the simulated cloud, OpenStack through
