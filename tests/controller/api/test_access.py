@@ -480,15 +480,20 @@ def test_another_projects_url_is_404_whether_or_not_the_session_exists(client_as
     )
 
 
-def test_a_late_or_repeated_reply_is_409_and_recorded(client, client_as, world):
+def test_a_late_or_changed_reply_is_409_and_recorded_the_same_again_is_200(
+    client, client_as, world
+):
     manager = client_as(PROJECT_TOKENS[OWNER])
     url = f"/v1/maintenance/{world['session']}/{OWNER}"
 
     assert manager.put(url, json={"state": "ACK_MAINTENANCE"}).status_code == 200
     again = manager.put(url, json={"state": "ACK_MAINTENANCE"})
+    changed = manager.put(url, json={"state": "NACK_MAINTENANCE"})
     wrong_step = manager.put(url, json={"state": "ACK_SCALE_IN"})
 
-    assert again.status_code == wrong_step.status_code == 409
+    assert again.status_code == 200
+    assert changed.status_code == wrong_step.status_code == 409
     events = client.get(f"/v1/maintenance/{world['session']}/events").get_json()["events"]
     rejected = [e for e in events if e["kind"] == "project.reply.rejected"]
-    assert [e["new"] for e in rejected] == ["ACK_MAINTENANCE", "ACK_SCALE_IN"]
+    assert [e["new"] for e in rejected] == ["NACK_MAINTENANCE", "ACK_SCALE_IN"]
+    assert len([e for e in events if e["kind"] == "project.reply"]) == 1
