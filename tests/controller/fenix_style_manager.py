@@ -64,18 +64,7 @@ class FenixStyleManager:
             self._server.stop()
 
     def subscribe(self, controller_url: str, fmt: str) -> None:
-        response = requests.post(
-            f"{controller_url}/v1/subscriptions",
-            json={
-                "event_types": ["maintenance.scheduled"],
-                "project_id": self.project_id,
-                "callback_url": self.url,
-                "format": fmt,
-            },
-            headers={"X-Auth-Token": self.token or ""},
-            timeout=10,
-        )
-        assert response.status_code == 201, response.text
+        subscribe_alarm(controller_url, self.project_id, self.url, self.token, fmt)
 
     def questions_seen(self) -> Counter[str]:
         """How many POSTs each question's message came in (1 each, for a manager that works)."""
@@ -136,6 +125,24 @@ class FenixStyleManager:
         with self.lock:
             self.did["scale_out"] += 1
             self.did["created"] += len(removed)
+
+
+def subscribe_alarm(
+    controller_url: str, project_id: str, callback_url: str, token: str | None, fmt: str
+) -> None:
+    """Subscribe as a Fenix-era manager's alarm would: to maintenance.scheduled."""
+    response = requests.post(
+        f"{controller_url}/v1/subscriptions",
+        json={
+            "event_types": ["maintenance.scheduled"],
+            "project_id": project_id,
+            "callback_url": callback_url,
+            "format": fmt,
+        },
+        headers={"X-Auth-Token": token or ""},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
 
 
 def _parse(body: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:

@@ -28,7 +28,7 @@ from flask import Flask, Response, request
 
 from fenix.drivers.simulated import SimulatedDriver
 from fenix.wsgi import serve_in_thread
-from tests.controller.fenix_style_manager import _parse
+from tests.controller.fenix_style_manager import _parse, subscribe_alarm
 
 KNOWN_STATES = frozenset(
     {
@@ -105,18 +105,7 @@ class TackerStyleManager:
             assert response.status_code == 200, response.text
 
     def _subscribe(self, controller_url: str) -> None:
-        response = requests.post(
-            f"{controller_url}/v1/subscriptions",
-            json={
-                "event_types": ["maintenance.scheduled"],
-                "project_id": self.project_id,
-                "callback_url": self.url,
-                "format": "aodh",
-            },
-            headers=self._headers(),
-            timeout=10,
-        )
-        assert response.status_code == 201, response.text
+        subscribe_alarm(controller_url, self.project_id, self.url, self.token, "aodh")
 
     # -- the alarm receiver ----------------------------------------------------------------
     def _on_post(self) -> Response:

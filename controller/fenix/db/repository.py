@@ -39,8 +39,9 @@ from fenix.timeutil import utcnow
 _FINAL = [str(state) for state in FINAL_SESSION_STATES]
 HOST_CLAIM_LOCK = 0x66656E6978
 SUBSCRIPTION_QUOTA_LOCK = 0x66656E6979
-CONSTRAINT_LOCK = 0x66656E697A
 """The PostgreSQL advisory lock key under which hosts are checked free and claimed."""
+CONSTRAINT_LOCK = 0x66656E697A
+"""The one under which instance and group constraints are read and written."""
 
 
 class Repository:

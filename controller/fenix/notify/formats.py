@@ -14,7 +14,6 @@ from typing import Any
 from fenix.states import FENIX_ERA_STEPS
 
 AODH_FORMAT = "aodh"
-FENIX_FORMAT = "fenix"
 
 _TRAIT_STRING = 1
 _TRAIT_DATETIME = 4
